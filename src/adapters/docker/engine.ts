@@ -1,0 +1,229 @@
+// The Docker adapter: the Engine API through dockerode, mapped into domain types.
+import Docker from "dockerode";
+import { z } from "zod";
+import { EnvironmentError, ExternalError, errorMessage } from "../../domain/errors.js";
+import type { Container, ContainerMount, ContainerState, Volume } from "../../domain/model.js";
+
+const labelsSchema = z
+  .record(z.string())
+  .nullish()
+  .transform((v) => v ?? {});
+
+const containerSummarySchema = z.object({
+  Id: z.string(),
+  Names: z.array(z.string()).nullish(),
+  Image: z.string().nullish(),
+  State: z.string().nullish(),
+  Labels: labelsSchema,
+  Mounts: z
+    .array(
+      z.object({
+        Type: z.string().nullish(),
+        Name: z.string().nullish(),
+        Source: z.string().nullish(),
+        Destination: z.string().nullish(),
+        RW: z.boolean().nullish(),
+      }),
+    )
+    .nullish(),
+});
+
+const volumeSchema = z.object({
+  Name: z.string(),
+  Driver: z.string().nullish(),
+  Mountpoint: z.string().nullish(),
+  Labels: labelsSchema,
+  Options: labelsSchema,
+});
+
+const inspectStateSchema = z.object({
+  State: z.object({
+    Status: z.string().nullish(),
+    Running: z.boolean().nullish(),
+    ExitCode: z.number().nullish(),
+    Error: z.string().nullish(),
+    Health: z.object({ Status: z.string().nullish() }).nullish(),
+  }),
+});
+
+const KNOWN_STATES: readonly ContainerState[] = [
+  "running",
+  "restarting",
+  "paused",
+  "exited",
+  "created",
+  "dead",
+  "removing",
+];
+
+function toContainer(raw: z.infer<typeof containerSummarySchema>): Container {
+  const mounts: ContainerMount[] = [];
+  for (const m of raw.Mounts ?? []) {
+    const destination = m.Destination ?? "";
+    const readOnly = m.RW === false;
+    if (m.Type === "volume" && m.Name) mounts.push({ kind: "volume", name: m.Name, destination, readOnly });
+    else if (m.Type === "bind" && m.Source)
+      mounts.push({ kind: "bind", source: m.Source, destination, readOnly });
+  }
+  const state = (raw.State ?? "created") as ContainerState;
+  return {
+    id: raw.Id,
+    name: (raw.Names?.[0] ?? raw.Id).replace(/^\//, ""),
+    image: raw.Image ?? "",
+    state: KNOWN_STATES.includes(state) ? state : "created",
+    labels: raw.Labels,
+    mounts,
+  };
+}
+
+export function toVolume(raw: unknown): Volume {
+  const v = volumeSchema.parse(raw);
+  return {
+    name: v.Name,
+    driver: v.Driver ?? "local",
+    mountpoint: v.Mountpoint ?? "",
+    labels: v.Labels,
+    options: v.Options,
+  };
+}
+
+export interface ContainerStatus {
+  status: string;
+  running: boolean;
+  health: string | undefined;
+  exitCode: number | undefined;
+  error: string | undefined;
+}
+
+function statusCode(error: unknown): number | undefined {
+  const code = (error as { statusCode?: unknown } | null)?.statusCode;
+  return typeof code === "number" ? code : undefined;
+}
+
+export class DockerEngine {
+  private readonly docker: Docker;
+
+  constructor(options?: Docker.DockerOptions) {
+    this.docker = new Docker(options);
+  }
+
+  private async call<T>(what: string, action: () => Promise<T>): Promise<T> {
+    try {
+      return await action();
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException | null)?.code;
+      if (code === "ENOENT" || code === "ECONNREFUSED" || code === "EACCES")
+        throw new EnvironmentError(
+          `the Docker engine is not reachable (${errorMessage(error)}): start dockerd, or set DOCKER_HOST`,
+        );
+      throw new ExternalError(`Docker: ${what} failed: ${errorMessage(error)}`);
+    }
+  }
+
+  async version(): Promise<{ version: string; apiVersion: string; rootDir: string }> {
+    const [version, info] = await this.call("version", () =>
+      Promise.all([this.docker.version(), this.docker.info()]),
+    );
+    return {
+      version: String(version.Version ?? ""),
+      apiVersion: String(version.ApiVersion ?? ""),
+      rootDir: String((info as { DockerRootDir?: unknown }).DockerRootDir ?? "/var/lib/docker"),
+    };
+  }
+
+  async listContainers(): Promise<Container[]> {
+    const raw: unknown = await this.call("listing containers", () =>
+      this.docker.listContainers({ all: true }),
+    );
+    return z.array(containerSummarySchema).parse(raw).map(toContainer);
+  }
+
+  async listVolumes(): Promise<Volume[]> {
+    const raw = await this.call("listing volumes", () => this.docker.listVolumes());
+    return (raw.Volumes ?? []).map(toVolume);
+  }
+
+  async inspectVolume(name: string): Promise<Volume | undefined> {
+    try {
+      return toVolume(await this.docker.getVolume(name).inspect());
+    } catch (error) {
+      if (statusCode(error) === 404) return undefined;
+      return this.call(`inspecting volume ${name}`, () => Promise.reject(error));
+    }
+  }
+
+  async createVolume(volume: Pick<Volume, "name" | "driver" | "labels" | "options">): Promise<Volume> {
+    const created = await this.call(`creating volume ${volume.name}`, () =>
+      this.docker.createVolume({
+        Name: volume.name,
+        Driver: volume.driver,
+        Labels: { ...volume.labels },
+        DriverOpts: { ...volume.options },
+      }),
+    );
+    return toVolume(created);
+  }
+
+  async containerStatus(id: string): Promise<ContainerStatus | undefined> {
+    let raw: unknown;
+    try {
+      raw = await this.docker.getContainer(id).inspect();
+    } catch (error) {
+      if (statusCode(error) === 404) return undefined;
+      return this.call(`inspecting container ${id}`, () => Promise.reject(error));
+    }
+    const { State } = inspectStateSchema.parse(raw);
+    return {
+      status: State.Status ?? "unknown",
+      running: State.Running === true,
+      health: State.Health?.Status ?? undefined,
+      exitCode: State.ExitCode ?? undefined,
+      error: State.Error || undefined,
+    };
+  }
+
+  /** Stops a container, giving it `timeoutSeconds` before the engine kills it. Already stopped is fine. */
+  async stop(id: string, timeoutSeconds: number): Promise<void> {
+    try {
+      await this.docker.getContainer(id).stop({ t: timeoutSeconds });
+    } catch (error) {
+      if (statusCode(error) === 304) return;
+      await this.call(`stopping container ${id}`, () => Promise.reject(error));
+    }
+  }
+
+  /** Starts a container. Already running is fine. */
+  async start(id: string): Promise<void> {
+    try {
+      await this.docker.getContainer(id).start();
+    } catch (error) {
+      if (statusCode(error) === 304) return;
+      await this.call(`starting container ${id}`, () => Promise.reject(error));
+    }
+  }
+
+  /**
+   * Waits until a container runs (and is healthy, where it has a health check).
+   * Resolves with undefined when it does, or with the reason it did not within the timeout.
+   */
+  async waitRunning(id: string, timeoutMs: number, pollMs = 200): Promise<string | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    let last: ContainerStatus | undefined;
+    for (;;) {
+      last = await this.containerStatus(id);
+      if (!last) return "container no longer exists";
+      if (last.running && (last.health === undefined || last.health === "healthy")) return undefined;
+      if (
+        !last.running &&
+        (last.status === "exited" || last.status === "dead") &&
+        Date.now() > deadline - timeoutMs + 1000
+      )
+        return `container exited (code ${last.exitCode ?? "?"})${last.error ? `: ${last.error}` : ""}`;
+      if (Date.now() >= deadline)
+        return last.running
+          ? `not healthy within ${timeoutMs / 1000}s (health: ${last.health})`
+          : `not running within ${timeoutMs / 1000}s (${last.status})`;
+      await new Promise((r) => setTimeout(r, pollMs));
+    }
+  }
+}

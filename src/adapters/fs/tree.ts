@@ -1,0 +1,64 @@
+// File-system helpers for the host paths kopi-docka reads and swaps.
+import { constants, promises as fs } from "node:fs";
+import path from "node:path";
+
+/** Apparent size in bytes of everything below a path (not following symlinks, one file system). */
+export async function treeSize(root: string): Promise<number> {
+  let total = 0;
+  let rootDev: number | undefined;
+  const walk = async (p: string): Promise<void> => {
+    let stat: import("node:fs").Stats;
+    try {
+      stat = await fs.lstat(p);
+    } catch {
+      return;
+    }
+    if (rootDev === undefined) rootDev = stat.dev;
+    if (stat.dev !== rootDev) return;
+    if (stat.isDirectory()) {
+      let names: string[];
+      try {
+        names = await fs.readdir(p);
+      } catch {
+        return;
+      }
+      for (const name of names) await walk(path.join(p, name));
+    } else if (stat.isFile()) {
+      total += stat.size;
+    }
+  };
+  await walk(root);
+  return total;
+}
+
+export async function pathExists(p: string): Promise<boolean> {
+  try {
+    await fs.lstat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Why a directory cannot be read by this process, or undefined when it can. */
+export async function unreadableReason(dir: string): Promise<string | undefined> {
+  if (!dir) return "the engine reports no host path";
+  try {
+    const stat = await fs.stat(dir);
+    if (!stat.isDirectory()) return `${dir} is not a directory`;
+    await fs.access(dir, constants.R_OK | constants.X_OK);
+    return undefined;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === "ENOENT" ? `${dir} is not visible here` : `${dir} is not readable (${code ?? "error"})`;
+  }
+}
+
+/** True when a directory is missing or holds no entries. */
+export async function isEmptyOrMissing(dir: string): Promise<boolean> {
+  try {
+    return (await fs.readdir(dir)).length === 0;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "ENOENT";
+  }
+}

@@ -1,0 +1,143 @@
+// Pure builders of kopia argv arrays. Each is tested by asserting the exact array.
+import { type Tags, tagArgs } from "../../domain/tags.js";
+
+export interface KopiaLocation {
+  binary: string;
+  /** Absolute path of kopia's repository config file. */
+  configFile: string;
+  /** Absolute path of kopia's log directory. */
+  logDir: string;
+}
+
+/** Flags every kopia call gets: its own config file and log dir, warnings only on the console. */
+export function baseArgs(location: KopiaLocation): string[] {
+  return [
+    location.binary,
+    `--config-file=${location.configFile}`,
+    `--log-dir=${location.logDir}`,
+    "--log-level=warning",
+    "--no-progress",
+  ];
+}
+
+export interface ConnectOptions {
+  /** Storage kind and its flags, e.g. ["filesystem", "--path", "/backup/kopia-repository"]. */
+  storage: readonly string[];
+  cacheDirectory: string;
+  hostname?: string;
+  username?: string;
+}
+
+function connectFlags(options: ConnectOptions): string[] {
+  return [
+    ...options.storage,
+    `--cache-directory=${options.cacheDirectory}`,
+    "--no-check-for-updates",
+    "--no-persist-credentials",
+    ...(options.hostname ? [`--override-hostname=${options.hostname}`] : []),
+    ...(options.username ? [`--override-username=${options.username}`] : []),
+  ];
+}
+
+export function repositoryCreateArgs(location: KopiaLocation, options: ConnectOptions): string[] {
+  return [...baseArgs(location), "repository", "create", ...connectFlags(options)];
+}
+
+export function repositoryConnectArgs(location: KopiaLocation, options: ConnectOptions): string[] {
+  return [...baseArgs(location), "repository", "connect", ...connectFlags(options)];
+}
+
+export function repositoryStatusArgs(location: KopiaLocation): string[] {
+  return [...baseArgs(location), "repository", "status", "--json"];
+}
+
+export interface SnapshotCreateOptions {
+  tags: Tags;
+  description?: string;
+  /** Name of the single file a stdin snapshot holds (TAR format). */
+  stdinFile?: string;
+}
+
+/**
+ * `snapshot create` without automatic maintenance: maintenance would run while the unit's
+ * containers are down. The backup use case runs it once after the containers are up again.
+ */
+export function snapshotCreateArgs(
+  location: KopiaLocation,
+  source: string,
+  options: SnapshotCreateOptions,
+): string[] {
+  return [
+    ...baseArgs(location),
+    "--no-auto-maintenance",
+    "snapshot",
+    "create",
+    ...(options.stdinFile ? [`--stdin-file=${options.stdinFile}`, "-"] : [source]),
+    "--json",
+    ...(options.description ? [`--description=${options.description}`] : []),
+    ...tagArgs(options.tags),
+  ];
+}
+
+export function snapshotListArgs(location: KopiaLocation): string[] {
+  return [...baseArgs(location), "snapshot", "list", "--json", "--all"];
+}
+
+export interface RestoreOptions {
+  parallel?: number;
+}
+
+/** Restores a directory snapshot into target with owners, modes, times and sparse files. */
+export function restoreArgs(
+  location: KopiaLocation,
+  snapshotId: string,
+  target: string,
+  options: RestoreOptions = {},
+): string[] {
+  return [
+    ...baseArgs(location),
+    "restore",
+    snapshotId,
+    target,
+    "--write-sparse-files",
+    "--no-ignore-permission-errors",
+    "--no-skip-owners",
+    "--no-skip-permissions",
+    "--no-skip-times",
+    ...(options.parallel ? [`--parallel=${options.parallel}`] : []),
+  ];
+}
+
+/** Streams a file object's bytes to stdout (used for TAR snapshots). */
+export function showArgs(location: KopiaLocation, objectPath: string): string[] {
+  return [...baseArgs(location), "show", objectPath];
+}
+
+export function policyShowGlobalArgs(location: KopiaLocation): string[] {
+  return [...baseArgs(location), "policy", "show", "--global", "--json"];
+}
+
+export interface GlobalPolicyChange {
+  retention?: Partial<Record<"latest" | "hourly" | "daily" | "weekly" | "monthly" | "annual", number>>;
+  compression?: string;
+}
+
+export function policySetGlobalArgs(location: KopiaLocation, change: GlobalPolicyChange): string[] {
+  const retention = Object.entries(change.retention ?? {}).map(([key, value]) => `--keep-${key}=${value}`);
+  return [
+    ...baseArgs(location),
+    "policy",
+    "set",
+    "--global",
+    ...retention,
+    ...(change.compression ? [`--compression=${change.compression}`] : []),
+  ];
+}
+
+export function maintenanceRunArgs(location: KopiaLocation): string[] {
+  return [...baseArgs(location), "maintenance", "run"];
+}
+
+export function versionArgs(location: Pick<KopiaLocation, "binary">): string[] {
+  return [location.binary, "--version"];
+}

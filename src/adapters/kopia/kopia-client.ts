@@ -1,0 +1,286 @@
+// The Kopia adapter: runs kopia through the one process runner, with the password in the
+// child's environment only, and maps its output and failures into domain types and typed errors.
+import type { Readable } from "node:stream";
+import { EnvironmentError, ExternalError, InterruptedError } from "../../domain/errors.js";
+import type { SnapshotRecord } from "../../domain/restore-points.js";
+import {
+  describeCommand,
+  lastLines,
+  ProcessStartError,
+  type RunResult,
+  runProcess,
+} from "../process/runner.js";
+import {
+  type ConnectOptions,
+  type GlobalPolicyChange,
+  type KopiaLocation,
+  maintenanceRunArgs,
+  policySetGlobalArgs,
+  policyShowGlobalArgs,
+  repositoryConnectArgs,
+  repositoryCreateArgs,
+  repositoryStatusArgs,
+  restoreArgs,
+  type SnapshotCreateOptions,
+  showArgs,
+  snapshotCreateArgs,
+  snapshotListArgs,
+  versionArgs,
+} from "./argv.js";
+import {
+  type GlobalPolicyJson,
+  globalPolicySchema,
+  repositoryStatusSchema,
+  snapshotManifestSchema,
+  toSnapshotRecord,
+} from "./schemas.js";
+
+export type KopiaProblem =
+  | "wrong-password"
+  | "not-connected"
+  | "not-initialized"
+  | "existing-data"
+  | "no-space"
+  | "unknown";
+
+/** Recognises kopia's well-known failures from its stderr. */
+export function classifyKopiaError(stderr: string): KopiaProblem {
+  if (/invalid repository password/i.test(stderr)) return "wrong-password";
+  if (
+    /repository is not connected|error loading config file|get password: password prompt error/i.test(stderr)
+  )
+    return "not-connected";
+  if (/repository not initialized in the provided storage/i.test(stderr)) return "not-initialized";
+  if (/found existing data in storage location/i.test(stderr)) return "existing-data";
+  if (/no space left on device/i.test(stderr)) return "no-space";
+  return "unknown";
+}
+
+export class KopiaError extends ExternalError {
+  constructor(
+    message: string,
+    readonly problem: KopiaProblem,
+    details: { command?: string; exitCode?: number | null; stderrTail?: string },
+  ) {
+    super(message, details);
+  }
+}
+
+export interface RepositoryStatus {
+  hostname: string;
+  username: string;
+  storageType: string;
+  /** Local path of a filesystem repository. */
+  storagePath: string | undefined;
+  capacityBytes: number | undefined;
+  availableBytes: number | undefined;
+}
+
+export interface KopiaClientOptions {
+  location: KopiaLocation;
+  password: string;
+  /** Environment to start from; every inherited KOPIA_* variable is removed. */
+  baseEnv?: NodeJS.ProcessEnv;
+  /** Extra secrets to mask in command lines (storage credentials). */
+  secrets?: readonly string[];
+  /** Extra environment for repository create/connect (storage credentials moved out of argv). */
+  storageEnv?: Readonly<Record<string, string>>;
+}
+
+export class KopiaClient {
+  constructor(private readonly options: KopiaClientOptions) {}
+
+  get location(): KopiaLocation {
+    return this.options.location;
+  }
+
+  private env(extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
+    const env: NodeJS.ProcessEnv = {};
+    for (const [key, value] of Object.entries(this.options.baseEnv ?? process.env)) {
+      if (!key.startsWith("KOPIA_")) env[key] = value;
+    }
+    return {
+      ...env,
+      ...extra,
+      KOPIA_PASSWORD: this.options.password,
+      KOPIA_CHECK_FOR_UPDATES: "false",
+    };
+  }
+
+  private secrets(): string[] {
+    return [this.options.password, ...(this.options.secrets ?? [])].filter((s) => s.length > 0);
+  }
+
+  /** Runs kopia; a non-zero exit becomes a KopiaError unless `allowFailure`. */
+  private async run(
+    argv: string[],
+    options: {
+      signal?: AbortSignal;
+      stdin?: Readable;
+      allowFailure?: boolean;
+      extraEnv?: Record<string, string>;
+    } = {},
+  ): Promise<RunResult> {
+    let result: RunResult;
+    try {
+      result = await runProcess({
+        argv,
+        env: this.env(options.extraEnv),
+        secrets: this.secrets(),
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.stdin ? { stdin: options.stdin } : {}),
+      });
+    } catch (error) {
+      if (error instanceof ProcessStartError && error.code === "ENOENT")
+        throw new EnvironmentError(
+          `kopia not found (${this.options.location.binary}): install Kopia (see README) or set kopia.binary in the config`,
+        );
+      throw error;
+    }
+    if (result.aborted && options.signal?.reason instanceof InterruptedError) throw options.signal.reason;
+    if (result.exitCode !== 0 && !options.allowFailure) throw this.failure(argv, result);
+    return result;
+  }
+
+  failure(argv: readonly string[], result: RunResult): KopiaError {
+    const command = describeCommand(argv, this.secrets());
+    const problem = classifyKopiaError(result.stderrTail);
+    const tail = lastLines(this.mask(result.stderrTail));
+    const details = { command, exitCode: result.exitCode, stderrTail: this.mask(result.stderrTail) };
+    switch (problem) {
+      case "wrong-password":
+        return new KopiaError(
+          "the repository password is wrong: check kopia.password / kopia.password_file",
+          problem,
+          details,
+        );
+      case "not-connected":
+        return new KopiaError(
+          "the Kopia repository is not connected: run `kopi-docka init`",
+          problem,
+          details,
+        );
+      default:
+        return new KopiaError(
+          `kopia failed (exit ${result.exitCode ?? result.signal}): ${tail || "no error output"}`,
+          problem,
+          details,
+        );
+    }
+  }
+
+  private mask(text: string): string {
+    let out = text;
+    for (const secret of this.secrets()) out = out.split(secret).join("***");
+    return out;
+  }
+
+  async version(): Promise<string> {
+    const result = await this.run(versionArgs(this.options.location));
+    return result.stdout.trim().split(/\s+/)[0] ?? "";
+  }
+
+  async status(): Promise<RepositoryStatus> {
+    const result = await this.run(repositoryStatusArgs(this.options.location));
+    const status = repositoryStatusSchema.parse(JSON.parse(result.stdout));
+    const path = status.storage?.config?.path;
+    return {
+      hostname: status.clientOptions.hostname,
+      username: status.clientOptions.username,
+      storageType: status.storage?.type ?? "unknown",
+      storagePath: typeof path === "string" ? path : undefined,
+      capacityBytes: status.volume?.capacity,
+      availableBytes: status.volume?.available,
+    };
+  }
+
+  /** Connects to an existing repository, or creates it when the storage holds none. */
+  async connectOrCreate(options: ConnectOptions): Promise<"connected" | "created"> {
+    const extraEnv = { ...(this.options.storageEnv ?? {}) };
+    const connect = await this.run(repositoryConnectArgs(this.options.location, options), {
+      allowFailure: true,
+      extraEnv,
+    });
+    if (connect.exitCode === 0) return "connected";
+    const problem = classifyKopiaError(connect.stderrTail);
+    if (problem !== "not-initialized")
+      throw this.failure(repositoryConnectArgs(this.options.location, options), connect);
+    await this.run(repositoryCreateArgs(this.options.location, options), { extraEnv });
+    return "created";
+  }
+
+  /** Creates one snapshot. Fails unless kopia exits 0 and the manifest is complete. */
+  async snapshotCreate(
+    source: string,
+    options: SnapshotCreateOptions,
+    signal?: AbortSignal,
+    stdin?: Readable,
+  ): Promise<SnapshotRecord> {
+    const argv = snapshotCreateArgs(this.options.location, source, options);
+    const result = await this.run(argv, {
+      allowFailure: true,
+      ...(signal ? { signal } : {}),
+      ...(stdin ? { stdin } : {}),
+    });
+    if (result.aborted && signal?.aborted) throw signal.reason ?? new InterruptedError("abort");
+    const line = result.stdout
+      .split("\n")
+      .map((l) => l.trim())
+      .filter((l) => l.startsWith("{"))
+      .pop();
+    if (result.exitCode !== 0) throw this.failure(argv, result);
+    if (!line)
+      throw new KopiaError("kopia printed no snapshot manifest", "unknown", {
+        command: describeCommand(argv, this.secrets()),
+      });
+    const record = toSnapshotRecord(snapshotManifestSchema.parse(JSON.parse(line)));
+    if (record.incomplete)
+      throw new KopiaError("kopia saved an incomplete snapshot (interrupted)", "unknown", {
+        command: describeCommand(argv, this.secrets()),
+      });
+    return record;
+  }
+
+  async listSnapshots(): Promise<SnapshotRecord[]> {
+    const result = await this.run(snapshotListArgs(this.options.location));
+    const raw: unknown = JSON.parse(result.stdout || "[]");
+    if (!Array.isArray(raw))
+      throw new KopiaError("kopia snapshot list did not return an array", "unknown", {});
+    const records: SnapshotRecord[] = [];
+    for (const item of raw) {
+      const parsed = snapshotManifestSchema.safeParse(item);
+      if (parsed.success) records.push(toSnapshotRecord(parsed.data));
+    }
+    return records;
+  }
+
+  async restore(snapshotId: string, target: string, signal?: AbortSignal): Promise<void> {
+    await this.run(restoreArgs(this.options.location, snapshotId, target), signal ? { signal } : {});
+  }
+
+  /** Arguments of `kopia show`, for callers that stream an object's bytes themselves. */
+  showArgv(objectPath: string): string[] {
+    return showArgs(this.options.location, objectPath);
+  }
+
+  childEnv(): NodeJS.ProcessEnv {
+    return this.env();
+  }
+
+  async globalPolicy(): Promise<GlobalPolicyJson> {
+    const result = await this.run(policyShowGlobalArgs(this.options.location));
+    return globalPolicySchema.parse(JSON.parse(result.stdout));
+  }
+
+  async setGlobalPolicy(change: GlobalPolicyChange): Promise<void> {
+    await this.run(policySetGlobalArgs(this.options.location, change));
+  }
+
+  /** Runs maintenance when it is due. Not being the repository's owner is not a failure. */
+  async maintenance(): Promise<"ran" | "skipped"> {
+    const result = await this.run(maintenanceRunArgs(this.options.location), { allowFailure: true });
+    if (result.exitCode === 0) return "ran";
+    if (/maintenance must be run by/i.test(result.stderrTail)) return "skipped";
+    throw this.failure(maintenanceRunArgs(this.options.location), result);
+  }
+}

@@ -1,0 +1,94 @@
+// Schemas for Kopia's JSON output. Kopia's shapes stop here: callers get domain types.
+import { z } from "zod";
+import type { SnapshotRecord } from "../../domain/restore-points.js";
+import { stripTagPrefix } from "../../domain/tags.js";
+
+const optionalDate = z
+  .string()
+  .optional()
+  .transform((value) => {
+    if (!value) return undefined;
+    const date = new Date(value);
+    return Number.isNaN(date.getTime()) ? undefined : date;
+  });
+
+export const snapshotManifestSchema = z
+  .object({
+    id: z.string(),
+    source: z.object({ host: z.string(), userName: z.string(), path: z.string() }),
+    startTime: optionalDate,
+    endTime: optionalDate,
+    incomplete: z.string().optional(),
+    tags: z.record(z.string()).optional(),
+    rootEntry: z
+      .object({
+        obj: z.string().optional(),
+        summ: z
+          .object({
+            size: z.number().optional(),
+            files: z.number().optional(),
+            numFailed: z.number().optional(),
+          })
+          .passthrough()
+          .optional(),
+      })
+      .passthrough()
+      .optional(),
+    stats: z
+      .object({ totalSize: z.number().optional(), fileCount: z.number().optional() })
+      .passthrough()
+      .optional(),
+  })
+  .passthrough();
+export type SnapshotManifest = z.infer<typeof snapshotManifestSchema>;
+
+export function toSnapshotRecord(manifest: SnapshotManifest): SnapshotRecord {
+  return {
+    id: manifest.id,
+    host: manifest.source.host,
+    user: manifest.source.userName,
+    path: manifest.source.path,
+    startTime: manifest.startTime,
+    endTime: manifest.endTime,
+    // Kopia sets `incomplete` to the reason (e.g. "canceled") when a snapshot did not finish.
+    incomplete: manifest.incomplete !== undefined && manifest.incomplete !== "",
+    tags: stripTagPrefix(manifest.tags),
+    rootObject: manifest.rootEntry?.obj ?? "",
+    totalSize: manifest.rootEntry?.summ?.size ?? manifest.stats?.totalSize ?? 0,
+    files: manifest.rootEntry?.summ?.files ?? manifest.stats?.fileCount ?? 0,
+  };
+}
+
+export const repositoryStatusSchema = z
+  .object({
+    configFile: z.string().optional(),
+    clientOptions: z
+      .object({ hostname: z.string(), username: z.string(), readonly: z.boolean().optional() })
+      .passthrough(),
+    storage: z
+      .object({ type: z.string(), config: z.record(z.unknown()).optional() })
+      .passthrough()
+      .optional(),
+    volume: z.object({ capacity: z.number(), available: z.number() }).partial().optional(),
+  })
+  .passthrough();
+export type RepositoryStatusJson = z.infer<typeof repositoryStatusSchema>;
+
+export const retentionPolicySchema = z
+  .object({
+    keepLatest: z.number().optional(),
+    keepHourly: z.number().optional(),
+    keepDaily: z.number().optional(),
+    keepWeekly: z.number().optional(),
+    keepMonthly: z.number().optional(),
+    keepAnnual: z.number().optional(),
+  })
+  .passthrough();
+
+export const globalPolicySchema = z
+  .object({
+    retention: retentionPolicySchema.optional(),
+    compression: z.object({ compressorName: z.string().optional() }).passthrough().optional(),
+  })
+  .passthrough();
+export type GlobalPolicyJson = z.infer<typeof globalPolicySchema>;

@@ -1,0 +1,163 @@
+// The one subprocess runner: argv arrays only, environment passed explicitly, a timeout,
+// cancellation through an AbortSignal, a bounded stderr tail, and redacted command lines.
+import { spawn } from "node:child_process";
+import type { Readable } from "node:stream";
+
+export interface RunOptions {
+  argv: readonly string[];
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Data for the child's stdin; without it stdin is closed (/dev/null), so nothing can prompt. */
+  stdin?: Readable;
+  signal?: AbortSignal;
+  timeoutMs?: number;
+  /** After an abort or timeout the child gets SIGINT, then SIGKILL after this many ms. */
+  killGraceMs?: number;
+  /** Values masked in the command line shown in errors and logs. */
+  secrets?: readonly string[];
+  /** Receives each chunk of stderr as it arrives (progress, live logs). */
+  onStderr?: (chunk: string) => void;
+  /** Maximum stdout kept in memory (bytes); beyond it the run fails. */
+  maxStdoutBytes?: number;
+}
+
+export interface RunResult {
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderrTail: string;
+  /** True when the run was ended because of the abort signal or the timeout. */
+  aborted: boolean;
+  timedOut: boolean;
+  durationMs: number;
+}
+
+export class ProcessStartError extends Error {
+  constructor(
+    readonly command: string,
+    readonly code: string | undefined,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const STDERR_TAIL_BYTES = 8192;
+
+/** Masks secrets, and the value of any `--password`-like flag, in a printable command line. */
+export function describeCommand(argv: readonly string[], secrets: readonly string[] = []): string {
+  const masked = argv.map((arg) => {
+    let out = arg;
+    for (const secret of secrets) if (secret.length > 0) out = out.split(secret).join("***");
+    return out.replace(
+      /^(--[a-z-]*(?:password|secret|token|key|credential)[a-z-]*=).+$/i,
+      (_match, flag: string) => `${flag}***`,
+    );
+  });
+  return masked.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a))).join(" ");
+}
+
+export function runProcess(options: RunOptions): Promise<RunResult> {
+  const [command, ...args] = options.argv;
+  if (command === undefined) return Promise.reject(new Error("runProcess: empty argv"));
+  const started = Date.now();
+  return new Promise<RunResult>((resolve, reject) => {
+    const child = spawn(command, args, {
+      env: options.env ?? process.env,
+      cwd: options.cwd,
+      stdio: [options.stdin ? "pipe" : "ignore", "pipe", "pipe"],
+      // A process group of its own: a Ctrl-C in the terminal reaches us, not the child directly,
+      // so we decide when and how the child is stopped.
+      detached: true,
+    });
+    const stdoutChunks: Buffer[] = [];
+    let stdoutBytes = 0;
+    let stderrTail = "";
+    let aborted = false;
+    let timedOut = false;
+    let killTimer: NodeJS.Timeout | undefined;
+    let overflow = false;
+
+    const stop = () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill("SIGINT");
+      killTimer = setTimeout(() => child.kill("SIGKILL"), options.killGraceMs ?? 15_000);
+      killTimer.unref();
+    };
+    const onAbort = () => {
+      aborted = true;
+      stop();
+    };
+    if (options.signal?.aborted) onAbort();
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    const timeout =
+      options.timeoutMs !== undefined
+        ? setTimeout(() => {
+            timedOut = true;
+            stop();
+          }, options.timeoutMs)
+        : undefined;
+
+    child.stdout?.on("data", (chunk: Buffer) => {
+      stdoutBytes += chunk.length;
+      if (options.maxStdoutBytes !== undefined && stdoutBytes > options.maxStdoutBytes) {
+        if (!overflow) {
+          overflow = true;
+          stop();
+        }
+        return;
+      }
+      stdoutChunks.push(chunk);
+    });
+    child.stderr?.on("data", (chunk: Buffer) => {
+      const text = chunk.toString("utf8");
+      options.onStderr?.(text);
+      stderrTail = (stderrTail + text).slice(-STDERR_TAIL_BYTES);
+    });
+    if (options.stdin && child.stdin) {
+      // A child that exits early closes its stdin: that is reported through its exit code.
+      child.stdin.on("error", () => {});
+      options.stdin.on("error", () => child.stdin?.destroy());
+      options.stdin.pipe(child.stdin);
+    }
+    child.on("error", (error: NodeJS.ErrnoException) => {
+      cleanup();
+      reject(
+        new ProcessStartError(
+          describeCommand(options.argv, options.secrets),
+          error.code,
+          error.code === "ENOENT" ? `${command}: command not found` : `${command}: ${error.message}`,
+        ),
+      );
+    });
+    child.on("close", (exitCode, signal) => {
+      cleanup();
+      resolve({
+        exitCode: overflow ? null : exitCode,
+        signal,
+        stdout: Buffer.concat(stdoutChunks).toString("utf8"),
+        stderrTail: overflow
+          ? `${stderrTail}\n(output larger than ${options.maxStdoutBytes} bytes)`
+          : stderrTail,
+        aborted,
+        timedOut,
+        durationMs: Date.now() - started,
+      });
+    });
+    function cleanup() {
+      if (timeout) clearTimeout(timeout);
+      if (killTimer) clearTimeout(killTimer);
+      options.signal?.removeEventListener("abort", onAbort);
+    }
+  });
+}
+
+/** The last few non-empty lines of a stderr tail, for one-line error messages. */
+export function lastLines(text: string, count = 3): string {
+  return text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0)
+    .slice(-count)
+    .join(" | ");
+}

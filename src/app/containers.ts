@@ -1,0 +1,64 @@
+// Stopping and starting a set of containers, always bringing back what was stopped.
+import type { DockerEngine } from "../adapters/docker/engine.js";
+import { errorMessage } from "../domain/errors.js";
+import type { Container } from "../domain/model.js";
+import type { Logger } from "./context.js";
+
+export interface StartProblem {
+  container: string;
+  reason: string;
+}
+
+export interface StopResult {
+  /** Containers this call stopped (in the order they were stopped). */
+  stopped: Container[];
+  /** Set when a stop failed; the containers stopped so far are in `stopped`. */
+  error?: string;
+}
+
+/** Stops containers one by one in the given order; stops at the first failure. */
+export async function stopContainers(
+  docker: DockerEngine,
+  containers: readonly Container[],
+  timeoutSeconds: number,
+  log: Logger,
+): Promise<StopResult> {
+  const stopped: Container[] = [];
+  for (const container of containers) {
+    try {
+      log.info(`stopping ${container.name}`);
+      await docker.stop(container.id, timeoutSeconds);
+      stopped.push(container);
+    } catch (error) {
+      // The engine may have stopped it anyway: make sure it is started again with the others.
+      const status = await docker.containerStatus(container.id).catch(() => undefined);
+      if (status && !status.running) stopped.push(container);
+      return { stopped, error: `could not stop ${container.name}: ${errorMessage(error)}` };
+    }
+  }
+  return { stopped };
+}
+
+/**
+ * Starts containers in the given order, waiting for each to run (and be healthy) before the next.
+ * A container that fails does not keep the others from starting; its problem is returned.
+ */
+export async function startContainers(
+  docker: DockerEngine,
+  containers: readonly Container[],
+  timeoutSeconds: number,
+  log: Logger,
+): Promise<StartProblem[]> {
+  const problems: StartProblem[] = [];
+  for (const container of containers) {
+    try {
+      log.info(`starting ${container.name}`);
+      await docker.start(container.id);
+      const reason = await docker.waitRunning(container.id, timeoutSeconds * 1000);
+      if (reason) problems.push({ container: container.name, reason });
+    } catch (error) {
+      problems.push({ container: container.name, reason: errorMessage(error) });
+    }
+  }
+  return problems;
+}

@@ -1,0 +1,35 @@
+// Keeping Kopia's global policy in line with the config's retention and compression.
+import type { GlobalPolicyChange } from "../adapters/kopia/argv.js";
+import type { Context } from "./context.js";
+
+const RETENTION_KEYS = {
+  latest: "keepLatest",
+  hourly: "keepHourly",
+  daily: "keepDaily",
+  weekly: "keepWeekly",
+  monthly: "keepMonthly",
+  annual: "keepAnnual",
+} as const;
+
+/** Reads the global policy and writes only what differs from the config. Returns warnings. */
+export async function applyGlobalPolicy(ctx: Pick<Context, "kopia" | "settings" | "log">): Promise<string[]> {
+  const current = await ctx.kopia.globalPolicy();
+  const wanted = ctx.settings.config.retention;
+  const change: GlobalPolicyChange = {};
+  for (const [key, field] of Object.entries(RETENTION_KEYS) as [
+    keyof typeof RETENTION_KEYS,
+    (typeof RETENTION_KEYS)[keyof typeof RETENTION_KEYS],
+  ][]) {
+    if (current.retention?.[field] !== wanted[key]) {
+      change.retention = { ...(change.retention ?? {}), [key]: wanted[key] };
+    }
+  }
+  const compression = ctx.settings.config.kopia.compression;
+  if (compression && (current.compression?.compressorName ?? "none") !== compression)
+    change.compression = compression;
+  if (change.retention || change.compression) {
+    ctx.log.info("updating Kopia's global policy (retention, compression) to match the config");
+    await ctx.kopia.setGlobalPolicy(change);
+  }
+  return [];
+}

@@ -1,0 +1,241 @@
+// The restore use case: a unit's data back from a restore point, all of it or nothing.
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import {
+  dropSafetyCopy,
+  repairInterruptedSwap,
+  type Swap,
+  stagingPath,
+  swapBack,
+  swapIn,
+} from "../adapters/fs/swap.js";
+import { isEmptyOrMissing } from "../adapters/fs/tree.js";
+import { errorMessage, InterruptedError, UsageError } from "../domain/errors.js";
+import { type Container, isRunning } from "../domain/model.js";
+import type { RestorePoint, RestorePointItem } from "../domain/restore-points.js";
+import { startOrder } from "../domain/start-order.js";
+import { decodeJsonTag } from "../domain/tags.js";
+import { startContainers, stopContainers } from "./containers.js";
+import type { Context } from "./context.js";
+import { listRestorePoints } from "./snapshots.js";
+
+export interface RestoreRequest {
+  unit: string;
+  backupId?: string | undefined;
+  volumes: readonly string[];
+  toDir?: string | undefined;
+  host?: string | undefined;
+  /** Asked once the plan is known; false cancels with nothing changed. */
+  confirm: (plan: RestorePlan) => Promise<boolean>;
+}
+
+export interface RestorePlanItem {
+  kind: "volume" | "bind";
+  name: string;
+  snapshotId: string;
+  format: "direct" | "tar";
+  /** Host path the data goes to. */
+  target: string;
+}
+
+export interface RestorePlan {
+  point: RestorePoint;
+  items: RestorePlanItem[];
+  /** Running containers that will be stopped and started again. */
+  stops: string[];
+  toDir?: string;
+}
+
+export interface RestoreReport {
+  status: "ok" | "failed" | "cancelled" | "interrupted";
+  unit: string;
+  backupId: string;
+  items: (RestorePlanItem & { restored: boolean })[];
+  stopped: string[];
+  notRestarted: { container: string; reason: string }[];
+  error?: string;
+}
+
+function pickRestorePoint(points: RestorePoint[], unit: string, backupId: string | undefined): RestorePoint {
+  if (points.length === 0)
+    throw new UsageError(
+      `no restore points for unit ${unit}: see \`kopi-docka snapshots\` for the units in the repository`,
+    );
+  if (backupId === undefined) return points[0] as RestorePoint;
+  const point = points.find((p) => p.backupId === backupId);
+  if (!point)
+    throw new UsageError(
+      `unit ${unit} has no restore point with backup id ${backupId}: see \`kopi-docka snapshots --unit ${unit}\``,
+    );
+  return point;
+}
+
+function selectItems(point: RestorePoint, volumes: readonly string[]): RestorePointItem[] {
+  const data = point.items.filter((i) => i.kind === "volume" || i.kind === "bind");
+  if (volumes.length === 0) return data;
+  const byName = new Map(data.filter((i) => i.kind === "volume").map((i) => [i.name ?? "", i]));
+  const unknown = volumes.filter((v) => !byName.has(v));
+  if (unknown.length > 0)
+    throw new UsageError(
+      `restore point ${point.backupId} of ${point.unit} has no volume ${unknown.join(", ")}: it holds ${[...byName.keys()].join(", ") || "no volumes"}`,
+    );
+  return [...new Set(volumes)].map((v) => byName.get(v) as RestorePointItem);
+}
+
+async function volumeTarget(ctx: Context, item: RestorePointItem, create: boolean): Promise<string> {
+  const name = item.name ?? "";
+  let volume = await ctx.docker.inspectVolume(name);
+  if (!volume && create) {
+    const labels = decodeJsonTag(item.record.tags.volume_labels);
+    const options = decodeJsonTag(item.record.tags.volume_options);
+    ctx.log.info(`volume ${name} no longer exists: creating it`);
+    volume = await ctx.docker.createVolume({
+      name,
+      driver: item.record.tags.volume_driver || "local",
+      labels: (labels && typeof labels === "object" ? labels : {}) as Record<string, string>,
+      options: (options && typeof options === "object" ? options : {}) as Record<string, string>,
+    });
+  }
+  return volume?.mountpoint ?? "";
+}
+
+function usesTargets(container: Container, volumeNames: Set<string>, bindSources: Set<string>): boolean {
+  return container.mounts.some((m) =>
+    m.kind === "volume"
+      ? volumeNames.has(m.name)
+      : [...bindSources].some(
+          (s) => m.source === s || m.source.startsWith(`${s}/`) || s.startsWith(`${m.source}/`),
+        ),
+  );
+}
+
+export async function runRestore(ctx: Context, request: RestoreRequest): Promise<RestoreReport> {
+  const { points } = await listRestorePoints(ctx, { unit: request.unit, host: request.host });
+  const point = pickRestorePoint(points, request.unit, request.backupId);
+  const chosen = selectItems(point, request.volumes);
+  if (request.toDir !== undefined && chosen.length !== 1)
+    throw new UsageError("--to-dir restores exactly one volume: name it with --volume NAME");
+  if (chosen.length === 0)
+    throw new UsageError(`restore point ${point.backupId} of ${point.unit} holds no volume or bind data`);
+  const legacy = chosen.find((i) => i.format === "tar");
+  if (legacy)
+    throw new UsageError(
+      `volume ${legacy.name} of restore point ${point.backupId} is in the legacy TAR format, which this version cannot restore yet`,
+    );
+
+  const report: RestoreReport = {
+    status: "ok",
+    unit: point.unit,
+    backupId: point.backupId,
+    items: [],
+    stopped: [],
+    notRestarted: [],
+  };
+
+  if (request.toDir !== undefined) {
+    const dir = path.resolve(request.toDir);
+    if (!(await isEmptyOrMissing(dir)))
+      throw new UsageError(`--to-dir ${dir} is not empty: give an empty or new directory`);
+    const item = chosen[0] as RestorePointItem;
+    const planItem: RestorePlanItem = {
+      kind: item.kind as "volume" | "bind",
+      name: item.name ?? "",
+      snapshotId: item.snapshotId,
+      format: "direct",
+      target: dir,
+    };
+    if (!(await request.confirm({ point, items: [planItem], stops: [], toDir: dir })))
+      return { ...report, status: "cancelled" };
+    await fs.rm(dir, { recursive: true, force: true });
+    await ctx.kopia.restore(item.snapshotId, dir, ctx.signal);
+    report.items.push({ ...planItem, restored: true });
+    return report;
+  }
+
+  // Plan: where each item goes, which running containers use those places.
+  const planItems: RestorePlanItem[] = [];
+  for (const item of chosen) {
+    const kind = item.kind as "volume" | "bind";
+    planItems.push({
+      kind,
+      name: item.name ?? "",
+      snapshotId: item.snapshotId,
+      format: "direct",
+      target: kind === "volume" ? "" : (item.name ?? ""),
+    });
+  }
+  const containers = await ctx.docker.listContainers();
+  const volumeNames = new Set(planItems.filter((i) => i.kind === "volume").map((i) => i.name));
+  const bindSources = new Set(planItems.filter((i) => i.kind === "bind").map((i) => i.name));
+  const affected = startOrder(
+    containers.filter((c) => isRunning(c) && usesTargets(c, volumeNames, bindSources)),
+  );
+  const plan: RestorePlan = { point, items: planItems, stops: [...affected].reverse().map((c) => c.name) };
+  if (!(await request.confirm(plan))) return { ...report, status: "cancelled" };
+
+  for (const item of planItems) {
+    if (item.kind === "volume") {
+      item.target = await volumeTarget(
+        ctx,
+        chosen.find((c) => c.kind === "volume" && c.name === item.name) as RestorePointItem,
+        true,
+      );
+      if (!item.target)
+        throw new UsageError(
+          `volume ${item.name} has no host path here; restoring it needs the TAR fallback, which this version does not have yet`,
+        );
+    }
+    for (const line of await repairInterruptedSwap(item.target)) ctx.log.warn(line);
+  }
+
+  const stop = await stopContainers(
+    ctx.docker,
+    [...affected].reverse(),
+    ctx.settings.config.backup.stop_timeout,
+    ctx.log,
+  );
+  report.stopped = stop.stopped.map((c) => c.name);
+  const swaps: Swap[] = [];
+  try {
+    if (stop.error) throw new Error(stop.error);
+    // 1. Every item is restored beside its target; nothing current is touched yet.
+    for (const item of planItems) {
+      ctx.log.info(`restoring ${item.kind} ${item.name} into ${item.target}`);
+      await fs.mkdir(path.dirname(item.target), { recursive: true });
+      await fs.rm(stagingPath(item.target), { recursive: true, force: true });
+      await ctx.kopia.restore(item.snapshotId, stagingPath(item.target), ctx.signal);
+    }
+    if (ctx.signal.aborted) throw ctx.signal.reason;
+    // 2. All staged: swap them in. A failing swap puts back the ones already done.
+    for (const item of planItems) swaps.push(await swapIn(item.target));
+    for (const swap of swaps) await dropSafetyCopy(swap);
+    report.items = planItems.map((i) => ({ ...i, restored: true }));
+  } catch (error) {
+    for (const swap of swaps.reverse()) {
+      await swapBack(swap).catch((e: unknown) =>
+        ctx.log.warn(`could not undo the swap of ${swap.target}: ${errorMessage(e)}`),
+      );
+    }
+    for (const item of planItems) {
+      if (item.target)
+        await fs.rm(stagingPath(item.target), { recursive: true, force: true }).catch(() => {});
+    }
+    report.items = planItems.map((i) => ({ ...i, restored: false }));
+    const interrupted = error instanceof InterruptedError || ctx.signal.aborted;
+    report.status = interrupted ? "interrupted" : "failed";
+    report.error = `${interrupted ? "interrupted" : errorMessage(error)}; the current data was kept unchanged`;
+  } finally {
+    const stoppedIds = new Set(stop.stopped.map((c) => c.id));
+    report.notRestarted = await startContainers(
+      ctx.docker,
+      affected.filter((c) => stoppedIds.has(c.id)),
+      ctx.settings.config.backup.start_timeout,
+      ctx.log,
+    );
+  }
+  if (report.status === "ok" && report.notRestarted.length > 0) {
+    report.status = "failed";
+    report.error = `data restored, but ${report.notRestarted.map((p) => `${p.container} (${p.reason})`).join(", ")} did not come back`;
+  }
+  return report;
+}

@@ -1,0 +1,66 @@
+// `kopi-docka list`: the units discovery finds, with containers, volumes, binds and formats.
+import type { Command } from "commander";
+import { DockerEngine } from "../../adapters/docker/engine.js";
+import { discover } from "../../app/discover.js";
+import { loadSettings, locateConfig } from "../../config/load.js";
+import { isRunning } from "../../domain/model.js";
+import { printJson, printLines } from "../output.js";
+import type { CommandHelpers } from "./types.js";
+
+export function registerList(program: Command, helpers: CommandHelpers): void {
+  program
+    .command("list")
+    .description("show the backup units on this host: containers, volumes, bind mounts, formats")
+    .option("--json", "print JSON to stdout")
+    .addHelpText("after", "\nExamples:\n  kopi-docka list\n  kopi-docka list --json | jq '.units[].name'\n")
+    .action(
+      helpers.action(async (options: { json?: boolean }) => {
+        const place = await locateConfig({ explicit: helpers.global().config });
+        const format = place.exists ? (await loadSettings(place)).config.backup.backup_format : "direct";
+        const found = await discover(new DockerEngine(), format);
+        if (options.json) {
+          printJson({
+            units: found.units.map((u) => ({
+              name: u.name,
+              kind: u.kind,
+              containers: u.containers.map((c) => ({
+                name: c.name,
+                id: c.id,
+                image: c.image,
+                state: c.state,
+              })),
+              startOrder: u.containers.map((c) => c.name),
+              volumes: u.volumes.map((v) => ({
+                name: v.volume.name,
+                driver: v.volume.driver,
+                mountpoint: v.volume.mountpoint,
+                labels: v.volume.labels,
+                usedBy: v.usedBy,
+                format: v.format,
+                ...(v.formatReason ? { fallbackReason: v.formatReason } : {}),
+              })),
+              binds: u.binds,
+              skipped: u.skipped,
+            })),
+          });
+          return 0;
+        }
+        const lines: string[] = [];
+        if (found.units.length === 0) lines.push("no units: no running containers and no compose projects");
+        for (const u of found.units) {
+          lines.push(`${u.name} (${u.kind})`);
+          for (const c of u.containers)
+            lines.push(`  container ${c.name}  ${isRunning(c) ? "running" : c.state}  ${c.image}`);
+          for (const v of u.volumes)
+            lines.push(
+              `  volume    ${v.volume.name}  ${v.format}${v.formatReason ? ` (fallback: ${v.formatReason})` : ""}  ${v.volume.mountpoint}`,
+            );
+          for (const b of u.binds)
+            lines.push(`  bind      ${b.source} -> ${b.destination}${b.readOnly ? " (ro)" : ""}  direct`);
+          for (const s of u.skipped) lines.push(`  skipped   ${s.source} -> ${s.destination}: ${s.reason}`);
+        }
+        printLines(lines);
+        return 0;
+      }),
+    );
+}

@@ -1,0 +1,68 @@
+// Start order of a unit's containers: compose dependencies first, otherwise a stable order.
+import {
+  COMPOSE_CONTAINER_NUMBER_LABEL,
+  COMPOSE_DEPENDS_ON_LABEL,
+  COMPOSE_SERVICE_LABEL,
+  type Container,
+} from "./model.js";
+
+/** Services named in `com.docker.compose.depends_on` ("db:service_started:false,cache:..."). */
+export function composeDependencies(container: Pick<Container, "labels">): string[] {
+  const raw = container.labels[COMPOSE_DEPENDS_ON_LABEL];
+  if (!raw) return [];
+  return raw
+    .split(",")
+    .map((entry) => entry.split(":")[0]?.trim() ?? "")
+    .filter((name) => name.length > 0);
+}
+
+function stableKey(container: Container): [string, number, string] {
+  const service = container.labels[COMPOSE_SERVICE_LABEL] ?? container.name;
+  const number = Number.parseInt(container.labels[COMPOSE_CONTAINER_NUMBER_LABEL] ?? "", 10);
+  return [service, Number.isFinite(number) ? number : 0, container.name];
+}
+
+function compareStable(a: Container, b: Container): number {
+  const [sa, na, ca] = stableKey(a);
+  const [sb, nb, cb] = stableKey(b);
+  if (sa !== sb) return sa < sb ? -1 : 1;
+  if (na !== nb) return na - nb;
+  return ca < cb ? -1 : ca > cb ? 1 : 0;
+}
+
+/**
+ * Orders containers so that every container comes after the services it depends on.
+ * Ties (and containers without dependency information) keep a stable order by service,
+ * replica number and name. Dependency cycles do not fail: the rest follows in stable order.
+ */
+export function startOrder<T extends Container>(containers: readonly T[]): T[] {
+  const sorted = [...containers].sort(compareStable);
+  const serviceOf = (c: Container) => c.labels[COMPOSE_SERVICE_LABEL];
+  const services = new Set(sorted.map(serviceOf).filter((s): s is string => s !== undefined));
+  const remaining = new Set(sorted);
+  const startedServices = new Map<string, number>();
+  const countByService = new Map<string, number>();
+  for (const c of sorted) {
+    const s = serviceOf(c);
+    if (s !== undefined) countByService.set(s, (countByService.get(s) ?? 0) + 1);
+  }
+  const ready = (c: Container) =>
+    composeDependencies(c).every(
+      (dep) => !services.has(dep) || (startedServices.get(dep) ?? 0) >= (countByService.get(dep) ?? 0),
+    );
+  const order: T[] = [];
+  while (remaining.size > 0) {
+    const next = [...remaining].find(ready) ?? [...remaining][0];
+    if (next === undefined) break;
+    remaining.delete(next);
+    order.push(next);
+    const s = serviceOf(next);
+    if (s !== undefined) startedServices.set(s, (startedServices.get(s) ?? 0) + 1);
+  }
+  return order;
+}
+
+/** Stop order is the reverse of the start order: dependents stop before what they depend on. */
+export function stopOrder<T extends Container>(containers: readonly T[]): T[] {
+  return startOrder(containers).reverse();
+}
