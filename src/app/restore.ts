@@ -1,6 +1,7 @@
 // The restore use case: a unit's data back from a restore point, all of it or nothing.
 import { promises as fs } from "node:fs";
 import path from "node:path";
+import { applyFsMetadata, parseFsMetadata } from "../adapters/fs/metadata.js";
 import {
   dropSafetyCopy,
   repairInterruptedSwap,
@@ -11,6 +12,7 @@ import {
 } from "../adapters/fs/swap.js";
 import { isEmptyOrMissing } from "../adapters/fs/tree.js";
 import { errorMessage, InterruptedError, UsageError } from "../domain/errors.js";
+import { FS_METADATA_FILE } from "../domain/fs-metadata.js";
 import { type Container, isRunning } from "../domain/model.js";
 import type { RestorePoint, RestorePointItem } from "../domain/restore-points.js";
 import { startOrder } from "../domain/start-order.js";
@@ -82,6 +84,34 @@ function selectItems(point: RestorePoint, volumes: readonly string[]): RestorePo
   return [...new Set(volumes)].map((v) => byName.get(v) as RestorePointItem);
 }
 
+/** The metadata record of a data item in the same restore point, if it has one. */
+function metadataItem(
+  point: RestorePoint,
+  item: { kind: string; name: string },
+): RestorePointItem | undefined {
+  return point.items.find(
+    (i) =>
+      i.kind === "fs_metadata" &&
+      i.record.tags.for_type === item.kind &&
+      (item.kind === "volume" ? i.record.tags.volume === item.name : i.record.tags.bind_source === item.name),
+  );
+}
+
+/** Restores one data item into a directory that does not exist yet, metadata included. */
+async function restoreItemInto(
+  ctx: Context,
+  point: RestorePoint,
+  item: RestorePlanItem,
+  dir: string,
+): Promise<void> {
+  await ctx.kopia.restore(item.snapshotId, dir, ctx.signal);
+  const meta = metadataItem(point, item);
+  if (meta) {
+    const text = await ctx.kopia.showText(`${meta.record.rootObject}/${FS_METADATA_FILE}`, ctx.signal);
+    await applyFsMetadata(dir, parseFsMetadata(text));
+  }
+}
+
 async function volumeTarget(ctx: Context, item: RestorePointItem, create: boolean): Promise<string> {
   const name = item.name ?? "";
   let volume = await ctx.docker.inspectVolume(name);
@@ -147,7 +177,7 @@ export async function runRestore(ctx: Context, request: RestoreRequest): Promise
     if (!(await request.confirm({ point, items: [planItem], stops: [], toDir: dir })))
       return { ...report, status: "cancelled" };
     await fs.rm(dir, { recursive: true, force: true });
-    await ctx.kopia.restore(item.snapshotId, dir, ctx.signal);
+    await restoreItemInto(ctx, point, planItem, dir);
     report.items.push({ ...planItem, restored: true });
     return report;
   }
@@ -203,7 +233,7 @@ export async function runRestore(ctx: Context, request: RestoreRequest): Promise
       ctx.log.info(`restoring ${item.kind} ${item.name} into ${item.target}`);
       await fs.mkdir(path.dirname(item.target), { recursive: true });
       await fs.rm(stagingPath(item.target), { recursive: true, force: true });
-      await ctx.kopia.restore(item.snapshotId, stagingPath(item.target), ctx.signal);
+      await restoreItemInto(ctx, point, item, stagingPath(item.target));
     }
     if (ctx.signal.aborted) throw ctx.signal.reason;
     // 2. All staged: swap them in. A failing swap puts back the ones already done.

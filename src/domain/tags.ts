@@ -1,13 +1,18 @@
 // Tag encoding and decoding: the repository contract that links the snapshots of one backup run.
 import type { BackupFormat, BackupScope, Volume } from "./model.js";
 
-export type SnapshotKind = "volume" | "bind" | "recipe" | "networks" | "docker_config";
+/**
+ * The contract's kinds, plus `fs_metadata` (ours): the record of what a direct snapshot of a
+ * volume or bind mount loses, tied to it by unit, backup_id and volume / bind_source.
+ */
+export type SnapshotKind = "volume" | "bind" | "recipe" | "networks" | "docker_config" | "fs_metadata";
 export const SNAPSHOT_KINDS: readonly SnapshotKind[] = [
   "volume",
   "bind",
   "recipe",
   "networks",
   "docker_config",
+  "fs_metadata",
 ];
 
 export type Tags = Record<string, string>;
@@ -67,6 +72,19 @@ export function bindTags(
     bind_destination: input.destination,
     read_only: input.readOnly ? "true" : "false",
     size_bytes: String(input.sizeBytes),
+  };
+}
+
+/** The metadata record of one volume or bind snapshot. */
+export function fsMetadataTags(
+  input:
+    | (CommonTagInput & { for: "volume"; volume: string })
+    | (CommonTagInput & { for: "bind"; source: string }),
+): Tags {
+  return {
+    ...common("fs_metadata", input),
+    for_type: input.for,
+    ...(input.for === "volume" ? { volume: input.volume } : { bind_source: input.source }),
   };
 }
 

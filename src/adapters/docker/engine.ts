@@ -153,7 +153,7 @@ export class DockerEngine {
   }
 
   async createVolume(volume: Pick<Volume, "name" | "driver" | "labels" | "options">): Promise<Volume> {
-    const created = await this.call(`creating volume ${volume.name}`, () =>
+    await this.call(`creating volume ${volume.name}`, () =>
       this.docker.createVolume({
         Name: volume.name,
         Driver: volume.driver,
@@ -161,7 +161,9 @@ export class DockerEngine {
         DriverOpts: { ...volume.options },
       }),
     );
-    return toVolume(created);
+    const created = await this.inspectVolume(volume.name);
+    if (!created) throw new ExternalError(`Docker: volume ${volume.name} was created but cannot be found`);
+    return created;
   }
 
   async containerStatus(id: string): Promise<ContainerStatus | undefined> {

@@ -54,8 +54,10 @@ export function repositoryStatusArgs(location: KopiaLocation): string[] {
 export interface SnapshotCreateOptions {
   tags: Tags;
   description?: string;
-  /** Name of the single file a stdin snapshot holds (TAR format). */
+  /** Name of the single file a stdin snapshot holds (TAR format, metadata records). */
   stdinFile?: string;
+  /** Record the snapshot under this source path instead of the path read. */
+  overrideSource?: string;
 }
 
 /**
@@ -73,6 +75,7 @@ export function snapshotCreateArgs(
     "snapshot",
     "create",
     ...(options.stdinFile ? [`--stdin-file=${options.stdinFile}`, "-"] : [source]),
+    ...(options.overrideSource ? [`--override-source=${options.overrideSource}`] : []),
     "--json",
     ...(options.description ? [`--description=${options.description}`] : []),
     ...tagArgs(options.tags),

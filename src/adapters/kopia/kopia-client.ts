@@ -258,6 +258,12 @@ export class KopiaClient {
     await this.run(restoreArgs(this.options.location, snapshotId, target), signal ? { signal } : {});
   }
 
+  /** The bytes of a file object (`<root object>/<name>`), as text. */
+  async showText(objectPath: string, signal?: AbortSignal): Promise<string> {
+    const result = await this.run(showArgs(this.options.location, objectPath), signal ? { signal } : {});
+    return result.stdout;
+  }
+
   /** Arguments of `kopia show`, for callers that stream an object's bytes themselves. */
   showArgv(objectPath: string): string[] {
     return showArgs(this.options.location, objectPath);

@@ -1,0 +1,335 @@
+// End to end: a compose stack and a standalone container on the real engine, backed up into a
+// real Kopia repository and restored, checked the way a user would check it.
+import { execFile } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createWorkspace, du, type Workspace } from "./helpers/cli.js";
+import {
+  containerStartedAt,
+  containerState,
+  createVolume,
+  docker,
+  removeLabelled,
+  runContainer,
+  TEST_IMAGE,
+  TEST_LABEL,
+} from "./helpers/docker.js";
+import { rewriteInPlace, writeFixtureTree } from "./helpers/fixtures.js";
+import { allocatedBytes, expectSameTree, manifest } from "./helpers/tree.js";
+
+const execFileAsync = promisify(execFile);
+const id = randomUUID().slice(0, 8);
+const label = `br-${id}`;
+const project = `kdt${id}`;
+const solo = `kdt-${id}-solo`;
+const soloVolume = `kdt-${id}-solo-data`;
+const reader = `kdt-${id}-reader`;
+
+interface BackupJson {
+  units: {
+    unit: string;
+    status: string;
+    backupId: string;
+    stopped: string[];
+    items: { kind: string; name: string; snapshotId?: string; format: string }[];
+    notRestarted: unknown[];
+    error?: string;
+  }[];
+}
+
+let ws: Workspace;
+let composeDir: string;
+let dbData: string;
+let appData: string;
+let bindDir: string;
+let soloData: string;
+const outputs: string[] = [];
+
+async function compose(...args: string[]): Promise<string> {
+  const { stdout } = await execFileAsync(
+    "docker-compose",
+    ["-p", project, "-f", path.join(composeDir, "docker-compose.yml"), ...args],
+    {
+      cwd: composeDir,
+    },
+  );
+  return stdout;
+}
+
+async function cli(args: string[]) {
+  const result = await ws.run(args);
+  outputs.push(result.stdout, result.stderr);
+  return result;
+}
+
+async function states(): Promise<Record<string, string>> {
+  const names = [`${project}_db_1`, `${project}_app_1`, `${project}_worker_1`, solo, reader];
+  return Object.fromEntries(await Promise.all(names.map(async (n) => [n, await containerState(n)] as const)));
+}
+
+beforeAll(async () => {
+  ws = await createWorkspace();
+  composeDir = path.join(ws.dir, "stack");
+  bindDir = path.join(composeDir, "bind");
+  await fs.mkdir(bindDir, { recursive: true });
+  await fs.writeFile(path.join(bindDir, "config.ini"), "[main]\nkey=value\n");
+  await fs.mkdir(path.join(bindDir, "sub"));
+  await fs.writeFile(path.join(bindDir, "sub", "note.txt"), "bind note\n");
+  const service = (extra: string) => `    image: ${TEST_IMAGE}
+    init: true
+    command: ["sh", "-c", "sleep 100000"]
+    labels:
+      ${TEST_LABEL}: ${label}
+${extra}`;
+  await fs.writeFile(
+    path.join(composeDir, "docker-compose.yml"),
+    `version: "2.4"
+services:
+  db:
+${service(`    volumes:
+      - dbdata:/data`)}
+  app:
+${service(`      com.docker.compose.depends_on: "db:service_started:false"
+    depends_on: [db]
+    volumes:
+      - appdata:/app
+      - ./bind:/bind`)}
+  worker:
+${service(`    volumes:
+      - appdata:/app`)}
+volumes:
+  dbdata:
+    labels:
+      ${TEST_LABEL}: ${label}
+  appdata:
+    labels:
+      ${TEST_LABEL}: ${label}
+`,
+  );
+  await compose("up", "-d");
+  await compose("stop", "worker");
+  dbData = await docker("volume", "inspect", "--format", "{{.Mountpoint}}", `${project}_dbdata`);
+  appData = await docker("volume", "inspect", "--format", "{{.Mountpoint}}", `${project}_appdata`);
+  await writeFixtureTree(dbData);
+  await fs.writeFile(path.join(appData, "app.conf"), "setting=1\n");
+  soloData = await createVolume(soloVolume, label);
+  await fs.writeFile(path.join(soloData, "solo.txt"), "standalone data\n");
+  await runContainer({ name: solo, label, volumes: [`${soloVolume}:/data`] });
+  // A container of another unit that reads the stack's volume: it must be stopped with the stack.
+  await runContainer({ name: reader, label, volumes: [`${project}_appdata:/shared:ro`] });
+}, 300_000);
+
+afterAll(async () => {
+  await compose("down", "-v").catch(() => "");
+  await removeLabelled(label);
+  await ws?.cleanup();
+});
+
+describe("cold backup and restore, direct format", () => {
+  let firstBackupId = "";
+  let before: Awaited<ReturnType<typeof manifest>>;
+  let bindBefore: Awaited<ReturnType<typeof manifest>>;
+
+  it("lists the compose unit and the standalone unit with their data and start order", async () => {
+    const result = await cli(["list", "--json"]);
+    expect(result.code).toBe(0);
+    const units = JSON.parse(result.stdout).units as {
+      name: string;
+      kind: string;
+      startOrder: string[];
+      containers: { name: string; state: string }[];
+      volumes: { name: string; format: string }[];
+      binds: { source: string }[];
+    }[];
+    const stack = units.find((u) => u.name === project);
+    expect(stack?.kind).toBe("compose");
+    expect(stack?.containers.map((c) => c.name).sort()).toEqual([
+      `${project}_app_1`,
+      `${project}_db_1`,
+      `${project}_worker_1`,
+    ]);
+    const order = stack?.startOrder ?? [];
+    expect(order.indexOf(`${project}_db_1`)).toBeLessThan(order.indexOf(`${project}_app_1`));
+    expect(stack?.volumes.map((v) => [v.name, v.format])).toEqual([
+      [`${project}_appdata`, "direct"],
+      [`${project}_dbdata`, "direct"],
+    ]);
+    expect(stack?.binds.map((b) => b.source)).toEqual([bindDir]);
+    const standalone = units.find((u) => u.name === solo);
+    expect(standalone?.kind).toBe("standalone");
+    expect(standalone?.volumes.map((v) => v.name)).toEqual([soloVolume]);
+  });
+
+  it("backs up cold: stops the running containers, snapshots, starts exactly those again", async () => {
+    before = await manifest(dbData);
+    bindBefore = await manifest(bindDir);
+    const startedBefore = await containerStartedAt(`${project}_db_1`);
+    const statesBefore = await states();
+    expect(statesBefore[`${project}_worker_1`]).toBe("exited");
+
+    const result = await cli(["backup", "--unit", project, "--unit", solo, "--json"]);
+    expect(result.code, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout) as BackupJson;
+    const stack = report.units.find((u) => u.unit === project);
+    expect(stack?.status).toBe("ok");
+    expect(stack?.items.map((i) => `${i.kind}:${i.name}:${i.format}`).sort()).toEqual([
+      `bind:${bindDir}:direct`,
+      `volume:${project}_appdata:direct`,
+      `volume:${project}_dbdata:direct`,
+    ]);
+    // The reader of the shared volume was stopped too; the stopped worker was not touched.
+    expect(stack?.stopped).toContain(reader);
+    expect(stack?.stopped).not.toContain(`${project}_worker_1`);
+    expect(stack?.stopped.indexOf(`${project}_app_1`)).toBeLessThan(
+      stack?.stopped.indexOf(`${project}_db_1`) ?? -1,
+    );
+    expect(report.units.find((u) => u.unit === solo)?.status).toBe("ok");
+    firstBackupId = stack?.backupId ?? "";
+    expect(firstBackupId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+
+    expect(await states()).toEqual(statesBefore);
+    expect(await containerStartedAt(`${project}_db_1`)).not.toBe(startedBefore);
+  });
+
+  it("tags every snapshot as the repository contract says", async () => {
+    const { stdout } = await execFileAsync(
+      "kopia",
+      [
+        "--config-file",
+        path.join(ws.dir, "kopia", "repository.config"),
+        "snapshot",
+        "list",
+        "--json",
+        "--all",
+      ],
+      { env: { ...process.env, KOPIA_PASSWORD: ws.password }, maxBuffer: 64 * 1024 * 1024 },
+    );
+    const all = (JSON.parse(stdout) as { source: { path: string }; tags: Record<string, string> }[]).filter(
+      (m) => m.tags["tag:backup_id"] === firstBackupId,
+    );
+    const manifests = all.filter((m) => m.tags["tag:type"] !== "fs_metadata");
+    expect(manifests).toHaveLength(3);
+    // Each data snapshot has its metadata record beside it.
+    expect(all.filter((m) => m.tags["tag:type"] === "fs_metadata")).toHaveLength(3);
+    const volume = manifests.find((m) => m.tags["tag:volume"] === `${project}_dbdata`);
+    expect(volume?.source.path).toBe(dbData);
+    expect(volume?.tags).toMatchObject({
+      "tag:type": "volume",
+      "tag:unit": project,
+      "tag:backup_scope": "standard",
+      "tag:backup_format": "direct",
+    });
+    expect(Number(volume?.tags["tag:size_bytes"])).toBeGreaterThan(50 * 1024 * 1024);
+    expect(new Date(volume?.tags["tag:timestamp"] ?? "").toISOString()).toBe(volume?.tags["tag:timestamp"]);
+    const bind = manifests.find((m) => m.tags["tag:type"] === "bind");
+    expect(bind?.tags).toMatchObject({
+      "tag:bind_source": bindDir,
+      "tag:bind_destination": "/bind",
+      "tag:read_only": "false",
+    });
+  });
+
+  it("shows the restore points newest first", async () => {
+    const result = await cli(["snapshots", "--unit", project, "--json"]);
+    expect(result.code).toBe(0);
+    const points = JSON.parse(result.stdout).restorePoints as {
+      backupId: string;
+      snapshots: { type: string; format: string }[];
+    }[];
+    expect(points[0]?.backupId).toBe(firstBackupId);
+    expect(
+      points[0]?.snapshots
+        .map((s) => s.type)
+        .filter((t) => t !== "fs_metadata")
+        .sort(),
+    ).toEqual(["bind", "volume", "volume"]);
+  });
+
+  it("restores the unit: every byte, mode, owner and mtime back; the stopped container stays stopped", async () => {
+    await fs.writeFile(path.join(dbData, "run.sh"), "tampered\n");
+    await fs.rm(path.join(dbData, "nested"), { recursive: true });
+    await fs.rm(path.join(dbData, "grüße-日本.txt"));
+    await fs.writeFile(path.join(dbData, "added-after-backup"), "should vanish\n");
+    await fs.rm(path.join(bindDir, "sub"), { recursive: true });
+    const statesBefore = await states();
+
+    const result = await cli(["restore", "--unit", project, "--yes", "--json"]);
+    expect(result.code, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout) as { status: string; backupId: string; stopped: string[] };
+    expect(report.status).toBe("ok");
+    expect(report.backupId).toBe(firstBackupId);
+
+    expectSameTree(await manifest(dbData), before);
+    expectSameTree(await manifest(bindDir), bindBefore);
+    const sparse = path.join(dbData, "sparse.img");
+    expect(await allocatedBytes(sparse)).toBeLessThan(1024 * 1024);
+    expect(await states()).toEqual(statesBefore);
+    expect(await containerState(`${project}_worker_1`)).toBe("exited");
+    const leftovers = (await fs.readdir(path.dirname(dbData))).filter((n) => n !== "_data");
+    expect(leftovers).toEqual([]);
+  });
+
+  it("a second backup after changing 1 MiB of the 50 MiB file stores far less than the volume", async () => {
+    await rewriteInPlace(path.join(dbData, "large.bin"), 20 * 1024 * 1024, 1024 * 1024);
+    const sizeBefore = await du(ws.repoDir);
+    const result = await cli(["backup", "--unit", project, "--json"]);
+    expect(result.code, result.stderr).toBe(0);
+    const growth = (await du(ws.repoDir)) - sizeBefore;
+    // Kopia's content-defined chunks (about 4 MiB on average) around the change are stored again.
+    expect(growth).toBeLessThan(16 * 1024 * 1024);
+  });
+
+  it("writes one volume into a directory with --to-dir and touches no container", async () => {
+    const startedAt = await containerStartedAt(solo);
+    const target = path.join(ws.dir, "solo-copy");
+    const result = await cli([
+      "restore",
+      "--unit",
+      solo,
+      "--volume",
+      soloVolume,
+      "--to-dir",
+      target,
+      "--yes",
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(await fs.readFile(path.join(target, "solo.txt"), "utf8")).toBe("standalone data\n");
+    expect(await containerStartedAt(solo)).toBe(startedAt);
+  });
+
+  it("recreates a volume that no longer exists, with its labels", async () => {
+    await docker("rm", "-f", solo);
+    await docker("volume", "rm", soloVolume);
+    const result = await cli(["restore", "--unit", solo, "--yes"]);
+    expect(result.code, result.stderr).toBe(0);
+    const labels = JSON.parse(await docker("volume", "inspect", "--format", "{{json .Labels}}", soloVolume));
+    expect(labels[TEST_LABEL]).toBe(label);
+    const mountpoint = await docker("volume", "inspect", "--format", "{{.Mountpoint}}", soloVolume);
+    expect(await fs.readFile(path.join(mountpoint, "solo.txt"), "utf8")).toBe("standalone data\n");
+    await runContainer({ name: solo, label, volumes: [`${soloVolume}:/data`] });
+  });
+
+  it("a failing Kopia (read-only repository) fails the unit and leaves every container as it was", async () => {
+    const statesBefore = await states();
+    await fs.writeFile(path.join(dbData, "new-file"), "x".repeat(100_000));
+    await execFileAsync("mount", ["--bind", ws.repoDir, ws.repoDir]);
+    await execFileAsync("mount", ["-o", "remount,bind,ro", ws.repoDir]);
+    try {
+      const result = await cli(["backup", "--unit", project, "--json"]);
+      expect(result.code).toBe(1);
+      const report = JSON.parse(result.stdout) as BackupJson;
+      expect(report.units[0]?.status).toBe("failed");
+      expect(report.units[0]?.error).toMatch(/kopia failed/);
+      expect(await states()).toEqual(statesBefore);
+    } finally {
+      await execFileAsync("umount", [ws.repoDir]);
+    }
+  });
+
+  it("never shows the repository password", () => {
+    expect(outputs.join("\n")).not.toContain(ws.password);
+  });
+});

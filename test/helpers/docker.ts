@@ -1,0 +1,65 @@
+// Test resources on the real Docker engine, all labelled so one call removes them.
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+
+const execFileAsync = promisify(execFile);
+export const TEST_IMAGE = process.env.KOPI_DOCKA_TEST_IMAGE ?? "kopi-docka-test:latest";
+export const TEST_LABEL = "kopi-docka-test";
+
+export async function docker(...args: string[]): Promise<string> {
+  const { stdout } = await execFileAsync("docker", args, { maxBuffer: 64 * 1024 * 1024 });
+  return stdout.trim();
+}
+
+/** Removes every container, volume and network carrying the test label with this value. */
+export async function removeLabelled(value: string): Promise<void> {
+  const filter = `label=${TEST_LABEL}=${value}`;
+  const containers = (await docker("ps", "-aq", "--filter", filter)).split("\n").filter(Boolean);
+  if (containers.length > 0) await docker("rm", "-f", "-v", ...containers);
+  const volumes = (await docker("volume", "ls", "-q", "--filter", filter)).split("\n").filter(Boolean);
+  if (volumes.length > 0) await docker("volume", "rm", "-f", ...volumes);
+  const networks = (await docker("network", "ls", "-q", "--filter", filter)).split("\n").filter(Boolean);
+  if (networks.length > 0) await docker("network", "rm", ...networks).catch(() => "");
+}
+
+export async function createVolume(name: string, label: string): Promise<string> {
+  await docker("volume", "create", "--label", `${TEST_LABEL}=${label}`, name);
+  return docker("volume", "inspect", "--format", "{{.Mountpoint}}", name);
+}
+
+export interface RunOptions {
+  name: string;
+  label: string;
+  volumes?: string[];
+  labels?: Record<string, string>;
+  command?: string;
+  start?: boolean;
+}
+
+/** A container of the busybox test image; `--init` so it stops at once. */
+export async function runContainer(options: RunOptions): Promise<string> {
+  const args = [
+    options.start === false ? "create" : "run",
+    ...(options.start === false ? [] : ["-d"]),
+    "--init",
+    "--name",
+    options.name,
+    "--label",
+    `${TEST_LABEL}=${options.label}`,
+    ...Object.entries(options.labels ?? {}).flatMap(([k, v]) => ["--label", `${k}=${v}`]),
+    ...(options.volumes ?? []).flatMap((v) => ["-v", v]),
+    TEST_IMAGE,
+    "sh",
+    "-c",
+    options.command ?? "sleep 100000",
+  ];
+  return docker(...args);
+}
+
+export async function containerState(name: string): Promise<string> {
+  return docker("inspect", "--format", "{{.State.Status}}", name);
+}
+
+export async function containerStartedAt(name: string): Promise<string> {
+  return docker("inspect", "--format", "{{.State.StartedAt}}", name);
+}
