@@ -3,6 +3,7 @@ import { randomUUID } from "node:crypto";
 import { Readable } from "node:stream";
 import { collectFsMetadata } from "../adapters/fs/metadata.js";
 import { treeSize } from "../adapters/fs/tree.js";
+import { findOpenFiles } from "../adapters/host/open-files.js";
 import { errorMessage, InterruptedError, UsageError } from "../domain/errors.js";
 import { FS_METADATA_FILE, type FsMetadata, fsMetadataSourcePath } from "../domain/fs-metadata.js";
 import type { BackupScope, BackupUnit, Container } from "../domain/model.js";
@@ -41,6 +42,7 @@ export interface UnitBackupResult {
   /** Containers that could not be brought back, with the reason. */
   notRestarted: { container: string; reason: string }[];
   downtimeMs: number;
+  warnings: string[];
   error?: string;
 }
 
@@ -129,6 +131,7 @@ export async function runBackup(ctx: Context, request: BackupRequest): Promise<B
           stopped: plan.stop.map((c) => c.name),
           notRestarted: [],
           downtimeMs: 0,
+          warnings: [],
         };
       }),
     };
@@ -149,6 +152,7 @@ export async function runBackup(ctx: Context, request: BackupRequest): Promise<B
         stopped: [],
         notRestarted: [],
         downtimeMs: 0,
+        warnings: [],
         error: "not started: the run was interrupted",
       });
       continue;
@@ -183,6 +187,7 @@ async function backupUnit(
     stopped: [],
     notRestarted: [],
     downtimeMs: 0,
+    warnings: [],
   };
   const tarItem = items.find((i) => i.format === "tar");
   if (tarItem) {
@@ -202,6 +207,14 @@ async function backupUnit(
     stoppedContainers = stop.stopped;
     result.stopped = stop.stopped.map((c) => c.name);
     if (stop.error) throw new Error(stop.error);
+    // Something outside the stopped containers may still write: say so (checked while Kopia reads).
+    const openFiles = findOpenFiles(items.map((i) => i.path)).then((open) => {
+      for (const f of open) {
+        const warning = `process ${f.pid} (${f.command}) outside the stopped containers has ${f.path} open during the snapshot`;
+        result.warnings.push(warning);
+        log.warn(`${unit.name}: ${warning}`);
+      }
+    });
     for (const [index, item] of items.entries()) {
       const sizeBytes = sizes[index] ?? 0;
       const started = Date.now();
@@ -223,6 +236,7 @@ async function backupUnit(
       itemResult.durationMs = Date.now() - started;
       metadataRecords.push({ item, metadata });
     }
+    await openFiles;
   } catch (error) {
     const interrupted = error instanceof InterruptedError || ctx.signal.aborted;
     result.status = interrupted ? "interrupted" : "failed";

@@ -49,7 +49,7 @@ export class EnvironmentError extends KopiDockaError {
 
 /** An external program or API failed. The message names what ran (redacted), its code and stderr tail. */
 export class ExternalError extends KopiDockaError {
-  readonly exitCode = ExitCode.failure;
+  readonly exitCode: ExitCodeValue = ExitCode.failure;
   readonly kind = "external";
   constructor(
     message: string,

@@ -1,5 +1,5 @@
 // Fixture data with the shapes users' volumes hold: modes, owners, links, sparse and large files.
-import { randomBytes } from "node:crypto";
+import { createCipheriv } from "node:crypto";
 import { promises as fs } from "node:fs";
 import path from "node:path";
 
@@ -35,7 +35,8 @@ export async function writeFixtureTree(
   const large = p("large.bin");
   const mib = options.largeMiB ?? 50;
   const out = await fs.open(large, "w");
-  for (let i = 0; i < mib; i++) await out.write(randomBytes(1024 * 1024));
+  const stream = pseudoRandom("large.bin");
+  for (let i = 0; i < mib; i++) await out.write(stream(1024 * 1024));
   await out.close();
   // Fixed, distinct times: a restore must bring back exactly these.
   const when = new Date("2024-02-29T12:34:56.789Z");
@@ -44,9 +45,17 @@ export async function writeFixtureTree(
   return { large, sparse };
 }
 
+/** Incompressible bytes that are the same on every run (AES-CTR keystream), so chunking is reproducible. */
+export function pseudoRandom(seed: string): (bytes: number) => Buffer {
+  const key = Buffer.alloc(32);
+  key.write(seed);
+  const cipher = createCipheriv("aes-256-ctr", key, Buffer.alloc(16));
+  return (bytes) => cipher.update(Buffer.alloc(bytes));
+}
+
 /** Rewrites `bytes` inside a file at `offset` without changing its size. */
 export async function rewriteInPlace(file: string, offset: number, bytes: number): Promise<void> {
   const handle = await fs.open(file, "r+");
-  await handle.write(randomBytes(bytes), 0, bytes, offset);
+  await handle.write(pseudoRandom(`rewrite-${offset}`)(bytes), 0, bytes, offset);
   await handle.close();
 }

@@ -1,7 +1,13 @@
 // The Kopia adapter: runs kopia through the one process runner, with the password in the
 // child's environment only, and maps its output and failures into domain types and typed errors.
 import type { Readable } from "node:stream";
-import { EnvironmentError, ExternalError, InterruptedError } from "../../domain/errors.js";
+import {
+  EnvironmentError,
+  ExitCode,
+  type ExitCodeValue,
+  ExternalError,
+  InterruptedError,
+} from "../../domain/errors.js";
 import type { SnapshotRecord } from "../../domain/restore-points.js";
 import {
   describeCommand,
@@ -57,12 +63,18 @@ export function classifyKopiaError(stderr: string): KopiaProblem {
 }
 
 export class KopiaError extends ExternalError {
+  /** A wrong password or an unconnected repository is the environment's problem (exit 4), found before anything is stopped. */
+  override readonly exitCode: ExitCodeValue;
   constructor(
     message: string,
     readonly problem: KopiaProblem,
     details: { command?: string; exitCode?: number | null; stderrTail?: string },
   ) {
     super(message, details);
+    this.exitCode =
+      problem === "wrong-password" || problem === "not-connected" || problem === "not-initialized"
+        ? ExitCode.environment
+        : ExitCode.failure;
   }
 }
 

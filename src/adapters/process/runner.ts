@@ -153,11 +153,12 @@ export function runProcess(options: RunOptions): Promise<RunResult> {
 }
 
 /** The last few non-empty lines of a stderr tail, for one-line error messages. */
-export function lastLines(text: string, count = 3): string {
+export function lastLines(text: string, count = 2, width = 300): string {
   return text
     .split("\n")
     .map((l) => l.trim())
     .filter((l) => l.length > 0)
     .slice(-count)
+    .map((l) => (l.length > width ? `${l.slice(0, width)}…` : l))
     .join(" | ");
 }

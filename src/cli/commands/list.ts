@@ -16,7 +16,11 @@ export function registerList(program: Command, helpers: CommandHelpers): void {
     .action(
       helpers.action(async (options: { json?: boolean }) => {
         const place = await locateConfig({ explicit: helpers.global().config });
-        const format = place.exists ? (await loadSettings(place)).config.backup.backup_format : "direct";
+        // Without any config, list still works with the defaults; a named config must exist.
+        const format =
+          place.exists || place.origin !== "user"
+            ? (await loadSettings(place)).config.backup.backup_format
+            : "direct";
         const found = await discover(new DockerEngine(), format);
         if (options.json) {
           printJson({

@@ -1,0 +1,188 @@
+import { describe, expect, it } from "vitest";
+import {
+  COMPOSE_CONTAINER_NUMBER_LABEL,
+  COMPOSE_DEPENDS_ON_LABEL,
+  COMPOSE_PROJECT_LABEL,
+  COMPOSE_SERVICE_LABEL,
+  type Container,
+} from "./model.js";
+import { composeDependencies, startOrder, stopOrder } from "./start-order.js";
+
+interface Spec {
+  service?: string;
+  number?: number;
+  dependsOn?: string;
+  project?: string;
+  state?: Container["state"];
+}
+
+function container(name: string, spec: Spec = {}): Container {
+  const labels: Record<string, string> = {};
+  if (spec.project !== undefined) labels[COMPOSE_PROJECT_LABEL] = spec.project;
+  if (spec.service !== undefined) labels[COMPOSE_SERVICE_LABEL] = spec.service;
+  if (spec.number !== undefined) labels[COMPOSE_CONTAINER_NUMBER_LABEL] = String(spec.number);
+  if (spec.dependsOn !== undefined) labels[COMPOSE_DEPENDS_ON_LABEL] = spec.dependsOn;
+  return { id: `id-${name}`, name, image: "alpine:3", state: spec.state ?? "running", labels, mounts: [] };
+}
+
+/** A compose service replica named like compose does: <project>-<service>-<n>. */
+function svc(service: string, number = 1, dependsOn?: string): Container {
+  return container(`app-${service}-${number}`, {
+    project: "app",
+    service,
+    number,
+    ...(dependsOn !== undefined ? { dependsOn } : {}),
+  });
+}
+
+const names = (list: readonly Container[]) => list.map((c) => c.name);
+
+describe("composeDependencies", () => {
+  it("returns the service names of the depends_on label, in label order", () => {
+    const c = container("x", { dependsOn: "db:service_started:false,cache:service_healthy:true" });
+    expect(composeDependencies(c)).toEqual(["db", "cache"]);
+  });
+
+  it("accepts entries without condition and trims whitespace", () => {
+    expect(composeDependencies(container("x", { dependsOn: " db , cache:service_started" }))).toEqual([
+      "db",
+      "cache",
+    ]);
+  });
+
+  it("drops empty entries", () => {
+    expect(composeDependencies(container("x", { dependsOn: ",db:service_started:true,,:x:y," }))).toEqual([
+      "db",
+    ]);
+  });
+
+  it("returns [] without the label or with an empty label", () => {
+    expect(composeDependencies(container("x"))).toEqual([]);
+    expect(composeDependencies(container("x", { dependsOn: "" }))).toEqual([]);
+  });
+});
+
+describe("startOrder", () => {
+  it("returns [] for no containers", () => {
+    expect(startOrder([])).toEqual([]);
+  });
+
+  it("orders containers without dependency information by service, replica number and name", () => {
+    const input = [container("zeta"), svc("web", 2), container("alpha"), svc("web", 1), svc("api", 1)];
+    // service key falls back to the container name for standalone containers
+    expect(names(startOrder(input))).toEqual(["alpha", "app-api-1", "app-web-1", "app-web-2", "zeta"]);
+  });
+
+  it("sorts replica numbers numerically, not as strings", () => {
+    const input = [svc("web", 10), svc("web", 2), svc("web", 1)];
+    expect(names(startOrder(input))).toEqual(["app-web-1", "app-web-2", "app-web-10"]);
+  });
+
+  it("breaks ties of service and number by container name", () => {
+    const a = container("b-name", { service: "same", number: 1 });
+    const b = container("a-name", { service: "same", number: 1 });
+    expect(names(startOrder([a, b]))).toEqual(["a-name", "b-name"]);
+  });
+
+  it("treats a missing or unparsable replica number as 0", () => {
+    const one = container("one", { service: "s", number: 1 });
+    const none = container("zzz", { service: "s" });
+    const bad = {
+      ...container("yyy", { service: "s" }),
+      labels: { [COMPOSE_SERVICE_LABEL]: "s", [COMPOSE_CONTAINER_NUMBER_LABEL]: "x" },
+    };
+    expect(names(startOrder([one, none, bad]))).toEqual(["yyy", "zzz", "one"]);
+  });
+
+  it("starts dependencies before their dependents even when they sort later", () => {
+    const web = svc("app", 1, "zdb:service_started:false");
+    const db = svc("zdb", 1);
+    expect(names(startOrder([web, db]))).toEqual(["app-zdb-1", "app-app-1"]);
+  });
+
+  it("follows a dependency chain", () => {
+    const a = svc("a", 1, "b:service_started:false");
+    const b = svc("b", 1, "c:service_healthy:true");
+    const c = svc("c", 1);
+    expect(names(startOrder([a, b, c]))).toEqual(["app-c-1", "app-b-1", "app-a-1"]);
+  });
+
+  it("waits for every replica of a dependency", () => {
+    const api = svc("api", 1, "worker:service_started:false");
+    const w1 = svc("worker", 1);
+    const w2 = svc("worker", 2);
+    expect(names(startOrder([api, w2, w1]))).toEqual(["app-worker-1", "app-worker-2", "app-api-1"]);
+  });
+
+  it("starts all replicas of a dependent after the dependency, in replica order", () => {
+    const input = [
+      svc("web", 2, "db:service_started:false"),
+      svc("web", 1, "db:service_started:false"),
+      svc("db", 1),
+    ];
+    expect(names(startOrder(input))).toEqual(["app-db-1", "app-web-1", "app-web-2"]);
+  });
+
+  it("ignores dependencies on services that are not in the set", () => {
+    const web = svc("web", 1, "missing:service_started:false");
+    const api = svc("api", 1);
+    expect(names(startOrder([web, api]))).toEqual(["app-api-1", "app-web-1"]);
+  });
+
+  it("keeps independent services in stable order between dependency-ordered ones", () => {
+    const input = [
+      svc("frontend", 1, "backend:service_started:false"),
+      svc("backend", 1, "db:service_healthy:true"),
+      svc("db", 1),
+      svc("cron", 1),
+    ];
+    expect(names(startOrder(input))).toEqual(["app-cron-1", "app-db-1", "app-backend-1", "app-frontend-1"]);
+  });
+
+  it("does not hang on a dependency cycle and still returns every container once", () => {
+    const a = svc("a", 1, "b:service_started:false");
+    const b = svc("b", 1, "a:service_started:false");
+    const c = svc("c", 1, "a:service_started:false");
+    const order = startOrder([c, b, a]);
+    // nothing is ready: the first in stable order goes first, then the rest as dependencies allow
+    expect(names(order)).toEqual(["app-a-1", "app-b-1", "app-c-1"]);
+  });
+
+  it("does not hang on a self dependency: the blocked container comes after the ready ones", () => {
+    const a = svc("a", 1, "a:service_started:false");
+    const b = svc("b", 1);
+    expect(names(startOrder([a, b]))).toEqual(["app-b-1", "app-a-1"]);
+  });
+
+  it("does not modify its input array", () => {
+    const input = [svc("web", 1, "db:service_started:false"), svc("db", 1)];
+    const copy = [...input];
+    startOrder(input);
+    expect(input).toEqual(copy);
+  });
+
+  it("returns the same objects it was given", () => {
+    const db = svc("db", 1);
+    const web = svc("web", 1, "db:service_started:false");
+    const order = startOrder([web, db]);
+    expect(order[0]).toBe(db);
+    expect(order[1]).toBe(web);
+  });
+});
+
+describe("stopOrder", () => {
+  it("is the reverse of the start order: dependents stop first", () => {
+    const input = [
+      svc("web", 1, "db:service_started:false"),
+      svc("web", 2, "db:service_started:false"),
+      svc("db", 1),
+      svc("cache", 1),
+    ];
+    expect(names(startOrder(input))).toEqual(["app-cache-1", "app-db-1", "app-web-1", "app-web-2"]);
+    expect(names(stopOrder(input))).toEqual(["app-web-2", "app-web-1", "app-db-1", "app-cache-1"]);
+  });
+
+  it("returns [] for no containers", () => {
+    expect(stopOrder([])).toEqual([]);
+  });
+});
