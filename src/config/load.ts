@@ -1,4 +1,5 @@
 // Finding, reading and resolving the configuration file into the settings the adapters need.
+import { createHash } from "node:crypto";
 import { promises as fs, constants as fsConstants } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -98,9 +99,12 @@ export function resolveSettings(
   const kopiaConfigFile = config.kopia.config_file
     ? abs(config.kopia.config_file)
     : path.join(home, ".config", "kopia", `repository-${config.kopia.profile}.config`);
+  // Kopia caches a repository's format blob in its cache directory: two repositories sharing
+  // one cache directory fail with "invalid repository password". The default is per storage.
+  const storageKey = createHash("sha256").update(storage.argv.join("\0")).digest("hex").slice(0, 12);
   const cacheDirectory = config.kopia.cache_directory
     ? abs(config.kopia.cache_directory)
-    : path.join(home, ".cache", "kopi-docka", "kopia", config.kopia.profile);
+    : path.join(home, ".cache", "kopi-docka", "kopia", `${config.kopia.profile}-${storageKey}`);
   return {
     config,
     configPath,

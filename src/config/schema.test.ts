@@ -50,7 +50,11 @@ describe("validateConfig", () => {
       backup: { backup_format: "tar", stop_timeout: 0 },
       retention: { daily: 14 },
     });
-    expect(config.kopia).toStrictEqual({ ...DEFAULTS.kopia, password_file: "secret.txt", hostname: "docker-1" });
+    expect(config.kopia).toStrictEqual({
+      ...DEFAULTS.kopia,
+      password_file: "secret.txt",
+      hostname: "docker-1",
+    });
     expect(config.backup).toStrictEqual({ ...DEFAULTS.backup, backup_format: "tar", stop_timeout: 0 });
     expect(config.retention).toStrictEqual({ ...DEFAULTS.retention, daily: 14 });
   });
@@ -98,7 +102,12 @@ describe("validateConfig", () => {
   });
 
   it("warns about unknown keys with their dotted path", () => {
-    const result = ok({ extra: 1, kopia: { passwrod: "x" }, backup: { stop_timeot: 5 }, retention: { yearly: 1 } });
+    const result = ok({
+      extra: 1,
+      kopia: { passwrod: "x" },
+      backup: { stop_timeot: 5 },
+      retention: { yearly: 1 },
+    });
     expect(result.warnings).toEqual([
       "unknown key extra is ignored",
       "unknown key kopia.passwrod is ignored",
@@ -179,9 +188,8 @@ describe("unknownKeys", () => {
   });
 
   it("lists unknown keys at every depth of known sections, not below unknown ones", () => {
-    expect(unknownKeys({ a: { b: 1 }, kopia: { binary: "k", x: { y: 1 } }, notifications: { z: 1 } })).toEqual([
-      "a",
-      "kopia.x",
-    ]);
+    expect(
+      unknownKeys({ a: { b: 1 }, kopia: { binary: "k", x: { y: 1 } }, notifications: { z: 1 } }),
+    ).toEqual(["a", "kopia.x"]);
   });
 });

@@ -1,0 +1,178 @@
+import { promises as fs } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import {
+  dropSafetyCopy,
+  repairInterruptedSwap,
+  SAFETY_SUFFIX,
+  STAGING_SUFFIX,
+  safetyPath,
+  stagingPath,
+  swapBack,
+  swapIn,
+} from "./swap.js";
+
+let tmp: string;
+let target: string;
+
+beforeEach(async () => {
+  tmp = await fs.realpath(await fs.mkdtemp(path.join(os.tmpdir(), "kd-swap-")));
+  target = path.join(tmp, "_data");
+});
+
+afterEach(async () => {
+  await fs.rm(tmp, { recursive: true, force: true });
+});
+
+async function makeDir(dir: string, files: Record<string, string>): Promise<void> {
+  await fs.mkdir(dir, { recursive: true });
+  for (const [name, content] of Object.entries(files)) {
+    await fs.mkdir(path.dirname(path.join(dir, name)), { recursive: true });
+    await fs.writeFile(path.join(dir, name), content);
+  }
+}
+
+async function read(dir: string, name: string): Promise<string> {
+  return fs.readFile(path.join(dir, name), "utf8");
+}
+
+async function exists(p: string): Promise<boolean> {
+  return fs.lstat(p).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function listing(): Promise<string[]> {
+  return (await fs.readdir(tmp)).sort();
+}
+
+describe("paths", () => {
+  it("puts staging and safety copies beside the target", () => {
+    expect(STAGING_SUFFIX).toBe(".kopi-docka-new");
+    expect(SAFETY_SUFFIX).toBe(".kopi-docka-old");
+    expect(stagingPath("/var/lib/docker/volumes/v/_data")).toBe(
+      "/var/lib/docker/volumes/v/_data.kopi-docka-new",
+    );
+    expect(safetyPath("/var/lib/docker/volumes/v/_data")).toBe(
+      "/var/lib/docker/volumes/v/_data.kopi-docka-old",
+    );
+  });
+});
+
+describe("swapIn / swapBack / dropSafetyCopy", () => {
+  it("swapIn puts the new content in place and keeps the old as safety copy", async () => {
+    await makeDir(target, { "old.txt": "old", "sub/keep": "1" });
+    await makeDir(stagingPath(target), { "new.txt": "new" });
+    const swap = await swapIn(target);
+    expect(swap).toEqual({ target, hadOld: true });
+    expect(await read(target, "new.txt")).toBe("new");
+    expect(await exists(path.join(target, "old.txt"))).toBe(false);
+    expect(await read(safetyPath(target), "old.txt")).toBe("old");
+    expect(await read(safetyPath(target), "sub/keep")).toBe("1");
+    expect(await listing()).toEqual(["_data", "_data.kopi-docka-old"]);
+  });
+
+  it("swapBack restores the old content and removes the new", async () => {
+    await makeDir(target, { "old.txt": "old" });
+    await makeDir(stagingPath(target), { "new.txt": "new" });
+    const swap = await swapIn(target);
+    await swapBack(swap);
+    expect(await read(target, "old.txt")).toBe("old");
+    expect(await exists(path.join(target, "new.txt"))).toBe(false);
+    expect(await listing()).toEqual(["_data"]);
+  });
+
+  it("dropSafetyCopy removes the old content once the restore is complete", async () => {
+    await makeDir(target, { "old.txt": "old" });
+    await makeDir(stagingPath(target), { "new.txt": "new" });
+    const swap = await swapIn(target);
+    await dropSafetyCopy(swap);
+    expect(await read(target, "new.txt")).toBe("new");
+    expect(await listing()).toEqual(["_data"]);
+  });
+
+  it("swapIn without old content just moves the staging tree, and swapBack removes it", async () => {
+    await makeDir(stagingPath(target), { "new.txt": "new" });
+    const swap = await swapIn(target);
+    expect(swap).toEqual({ target, hadOld: false });
+    expect(await read(target, "new.txt")).toBe("new");
+    expect(await listing()).toEqual(["_data"]);
+    await dropSafetyCopy(swap);
+    expect(await read(target, "new.txt")).toBe("new");
+    await swapBack(swap);
+    expect(await listing()).toEqual([]);
+  });
+
+  it("swapIn replaces a stale safety copy from an earlier run", async () => {
+    await makeDir(target, { "current.txt": "current" });
+    await makeDir(safetyPath(target), { "stale.txt": "stale" });
+    await makeDir(stagingPath(target), { "new.txt": "new" });
+    await swapIn(target);
+    expect(await read(safetyPath(target), "current.txt")).toBe("current");
+    expect(await exists(path.join(safetyPath(target), "stale.txt"))).toBe(false);
+  });
+
+  it("swapIn without a staging tree fails and leaves the old content in place", async () => {
+    await makeDir(target, { "old.txt": "old" });
+    await expect(swapIn(target)).rejects.toMatchObject({ code: "ENOENT" });
+    expect(await read(target, "old.txt")).toBe("old");
+    expect(await listing()).toEqual(["_data"]);
+  });
+
+  it("swaps a single file target too", async () => {
+    await fs.writeFile(target, "old");
+    await fs.writeFile(stagingPath(target), "new");
+    const swap = await swapIn(target);
+    expect(await fs.readFile(target, "utf8")).toBe("new");
+    await swapBack(swap);
+    expect(await fs.readFile(target, "utf8")).toBe("old");
+    expect(await listing()).toEqual(["_data"]);
+  });
+});
+
+describe("repairInterruptedSwap", () => {
+  it("puts the safety copy back when the target is missing", async () => {
+    await makeDir(safetyPath(target), { "old.txt": "old" });
+    const done = await repairInterruptedSwap(target);
+    expect(done).toEqual([`put back ${target} from an interrupted restore`]);
+    expect(await read(target, "old.txt")).toBe("old");
+    expect(await listing()).toEqual(["_data"]);
+  });
+
+  it("removes a staging leftover", async () => {
+    await makeDir(target, { "live.txt": "live" });
+    await makeDir(stagingPath(target), { "half.txt": "half" });
+    const done = await repairInterruptedSwap(target);
+    expect(done).toEqual([`removed the staging copy ${stagingPath(target)} of an interrupted restore`]);
+    expect(await read(target, "live.txt")).toBe("live");
+    expect(await listing()).toEqual(["_data"]);
+  });
+
+  it("does both when the target is missing and both leftovers exist", async () => {
+    await makeDir(safetyPath(target), { "old.txt": "old" });
+    await makeDir(stagingPath(target), { "new.txt": "new" });
+    expect(await repairInterruptedSwap(target)).toEqual([
+      `put back ${target} from an interrupted restore`,
+      `removed the staging copy ${stagingPath(target)} of an interrupted restore`,
+    ]);
+    expect(await read(target, "old.txt")).toBe("old");
+    expect(await listing()).toEqual(["_data"]);
+  });
+
+  it("keeps the safety copy when the target exists", async () => {
+    await makeDir(target, { "new.txt": "new" });
+    await makeDir(safetyPath(target), { "old.txt": "old" });
+    expect(await repairInterruptedSwap(target)).toEqual([]);
+    expect(await read(target, "new.txt")).toBe("new");
+    expect(await read(safetyPath(target), "old.txt")).toBe("old");
+  });
+
+  it("does nothing when there is nothing to repair", async () => {
+    expect(await repairInterruptedSwap(target)).toEqual([]);
+    await makeDir(target, { "a.txt": "a" });
+    expect(await repairInterruptedSwap(target)).toEqual([]);
+    expect(await listing()).toEqual(["_data"]);
+  });
+});

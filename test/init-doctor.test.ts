@@ -1,0 +1,124 @@
+// init, doctor and dry-run against the real engine and a real repository.
+import { randomUUID } from "node:crypto";
+import { promises as fs } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createWorkspace, runCli, type Workspace } from "./helpers/cli.js";
+import { containerStartedAt, createVolume, removeLabelled, runContainer } from "./helpers/docker.js";
+
+const id = randomUUID().slice(0, 8);
+const label = `init-${id}`;
+const name = `kdt-${id}-web`;
+let dir: string;
+
+beforeAll(async () => {
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), "kopi-docka-init-"));
+});
+
+afterAll(async () => {
+  await removeLabelled(label);
+  await fs.rm(dir, { recursive: true, force: true });
+});
+
+describe("init", () => {
+  it("creates a 0600 config with a random password in a 0600 file, and the repository", async () => {
+    const configPath = path.join(dir, "etc", "config.json");
+    const result = await runCli([
+      "--config",
+      configPath,
+      "init",
+      "--kopia-params",
+      `filesystem --path ${dir}/repo`,
+      "--json",
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout);
+    expect(report).toMatchObject({ configCreated: true, repository: "created", storage: "filesystem" });
+    expect((await fs.stat(configPath)).mode & 0o777).toBe(0o600);
+    const passwordFile = path.join(dir, "etc", "kopia-password");
+    expect((await fs.stat(passwordFile)).mode & 0o777).toBe(0o600);
+    const password = (await fs.readFile(passwordFile, "utf8")).trim();
+    expect(password.length).toBeGreaterThanOrEqual(40);
+    expect(result.stdout + result.stderr).not.toContain(password);
+    const config = JSON.parse(await fs.readFile(configPath, "utf8"));
+    expect(config.kopia.kopia_params).toBe(`filesystem --path ${dir}/repo`);
+    expect(await fs.readdir(path.join(dir, "repo"))).toContain("kopia.repository.f");
+  });
+
+  it("is harmless to run again: the config is kept and the repository connected", async () => {
+    const configPath = path.join(dir, "etc", "config.json");
+    const before = await fs.readFile(configPath, "utf8");
+    const result = await runCli(["--config", configPath, "init", "--json"], { env: { HOME: dir } });
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ configCreated: false, repository: "connected" });
+    expect(await fs.readFile(configPath, "utf8")).toBe(before);
+  });
+
+  it("says clearly when the password does not open the existing repository", async () => {
+    const configPath = path.join(dir, "other.json");
+    await fs.writeFile(
+      configPath,
+      JSON.stringify({
+        kopia: {
+          kopia_params: `filesystem --path ${dir}/repo`,
+          password: "wrong-password",
+          config_file: path.join(dir, "other-kopia.config"),
+        },
+      }),
+      { mode: 0o600 },
+    );
+    const result = await runCli(["--config", configPath, "init"]);
+    expect(result.code).toBe(4);
+    expect(result.stderr).toMatch(/password is wrong/);
+    expect(result.stderr).not.toContain("wrong-password");
+  });
+});
+
+describe("doctor and dry-run", () => {
+  let ws: Workspace;
+  beforeAll(async () => {
+    ws = await createWorkspace();
+    await createVolume(`${name}-data`, label);
+    await runContainer({ name, label, volumes: [`${name}-data:/data`] });
+  });
+  afterAll(async () => ws?.cleanup());
+
+  it("doctor reports engine, kopia, repository, free space and format", async () => {
+    const result = await ws.run(["doctor", "--json"]);
+    expect(result.code, result.stdout).toBe(0);
+    const checks = JSON.parse(result.stdout).checks as { name: string; status: string; detail: string }[];
+    const byName = Object.fromEntries(checks.map((c) => [c.name, c]));
+    expect(byName.docker?.status).toBe("ok");
+    expect(byName.docker?.detail).toMatch(/API 1\.\d+/);
+    expect(byName.kopia?.detail).toMatch(/kopia 0\.23\.1/);
+    expect(byName.repository?.detail).toMatch(/connected: filesystem/);
+    expect(byName["free space"]?.detail).toMatch(/GiB free/);
+    expect(byName["backup format"]?.detail).toMatch(/direct/);
+  });
+
+  it("doctor fails (4) when the repository is not connected", async () => {
+    await fs.rm(path.join(ws.dir, "kopia"), { recursive: true, force: true });
+    const result = await ws.run(["doctor"]);
+    expect(result.code).toBe(4);
+    expect(result.stdout).toMatch(/FAIL\s+repository\s+.*kopi-docka init/);
+    expect((await ws.run(["init"])).code).toBe(0);
+  });
+
+  it("backup --dry-run prints the plan and touches nothing", async () => {
+    const startedAt = await containerStartedAt(name);
+    const result = await ws.run(["backup", "--unit", name, "--dry-run", "--json"]);
+    expect(result.code, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout);
+    expect(report.dryRun).toBe(true);
+    expect(report.units[0].stopped).toEqual([name]);
+    expect(report.units[0].items[0]).toMatchObject({
+      kind: "volume",
+      name: `${name}-data`,
+      format: "direct",
+    });
+    expect(await containerStartedAt(name)).toBe(startedAt);
+    const points = await ws.json<{ restorePoints: unknown[] }>(["snapshots"]);
+    expect(points.restorePoints).toEqual([]);
+  });
+});
