@@ -6,7 +6,7 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createWorkspace, du, type Workspace } from "./helpers/cli.js";
+import { CLI, createWorkspace, du, type Workspace } from "./helpers/cli.js";
 import {
   containerStartedAt,
   containerState,
@@ -17,7 +17,7 @@ import {
   TEST_IMAGE,
   TEST_LABEL,
 } from "./helpers/docker.js";
-import { rewriteInPlace, writeFixtureTree } from "./helpers/fixtures.js";
+import { pseudoRandom, rewriteInPlace, writeFixtureTree } from "./helpers/fixtures.js";
 import { allocatedBytes, expectSameTree, manifest } from "./helpers/tree.js";
 
 const execFileAsync = promisify(execFile);
@@ -27,6 +27,7 @@ const project = `kdt${id}`;
 const solo = `kdt-${id}-solo`;
 const soloVolume = `kdt-${id}-solo-data`;
 const reader = `kdt-${id}-reader`;
+const healthy = `kdt-${id}-healthy`;
 
 interface BackupJson {
   units: {
@@ -118,6 +119,26 @@ volumes:
   soloData = await createVolume(soloVolume, label);
   await fs.writeFile(path.join(soloData, "solo.txt"), "standalone data\n");
   await runContainer({ name: solo, label, volumes: [`${soloVolume}:/data`] });
+  // A container with a health check that turns healthy two seconds after each start.
+  await docker(
+    "run",
+    "-d",
+    "--init",
+    "--name",
+    healthy,
+    "--label",
+    `${TEST_LABEL}=${label}`,
+    "--health-cmd",
+    "test -f /tmp/ready",
+    "--health-interval",
+    "1s",
+    "--health-retries",
+    "30",
+    TEST_IMAGE,
+    "sh",
+    "-c",
+    "rm -f /tmp/ready; sleep 2; touch /tmp/ready; exec sleep 100000",
+  );
   // A container of another unit that reads the stack's volume: it must be stopped with the stack.
   await runContainer({ name: reader, label, volumes: [`${project}_appdata:/shared:ro`] });
 }, 300_000);
@@ -346,6 +367,44 @@ describe("cold backup and restore, direct format", () => {
     }
   });
 
+  it("SIGTERM during a snapshot: kopia stopped, containers started again, exit 143, no partial restore point", async () => {
+    const pointsBefore = (
+      await ws.json<{ restorePoints: { backupId: string }[] }>(["snapshots", "--unit", project])
+    ).restorePoints;
+    const statesBefore = await states();
+    await fs.writeFile(path.join(appData, "big-enough.bin"), pseudoRandom("sigterm")(40 * 1024 * 1024));
+    const child = spawn(
+      process.execPath,
+      [CLI, "--config", ws.configPath, "backup", "--unit", project, "--json"],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let stdout = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+    // Wait until kopia is snapshotting, then ask kopi-docka to stop.
+    for (let i = 0; i < 500; i++) {
+      const kopiaRunning = await Promise.all(
+        (await fs.readdir("/proc"))
+          .filter((p) => /^\d+$/.test(p))
+          .map((p) => fs.readFile(`/proc/${p}/cmdline`, "utf8").catch(() => "")),
+      ).then((lines) => lines.some((l) => l.includes("kopia") && l.includes("snapshot\0create")));
+      if (kopiaRunning) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    child.kill("SIGTERM");
+    expect(await exited).toBe(143);
+    const report = JSON.parse(stdout) as BackupJson;
+    expect(report.units[0]?.status).toBe("interrupted");
+    expect(await states()).toEqual(statesBefore);
+    const pointsAfter = (
+      await ws.json<{ restorePoints: { backupId: string }[] }>(["snapshots", "--unit", project])
+    ).restorePoints;
+    expect(pointsAfter.map((p) => p.backupId)).toEqual(pointsBefore.map((p) => p.backupId));
+    await fs.rm(path.join(appData, "big-enough.bin"));
+  });
+
   it("the password never reaches a process's command line", async () => {
     const seen: string[] = [];
     let polling = true;
@@ -367,6 +426,15 @@ describe("cold backup and restore, direct format", () => {
     expect(result.code, result.stderr).toBe(0);
     expect(seen.length).toBeGreaterThan(0);
     expect(seen.join("\n")).not.toContain(ws.password);
+  });
+
+  it("waits for a container with a health check to be healthy again", async () => {
+    const result = await cli(["backup", "--unit", healthy, "--json"]);
+    expect(result.code, result.stderr).toBe(0);
+    const unit = (JSON.parse(result.stdout) as BackupJson).units[0];
+    expect(unit?.stopped).toEqual([healthy]);
+    expect(await docker("inspect", "--format", "{{.State.Health.Status}}", healthy)).toBe("healthy");
+    expect((unit as unknown as { downtimeMs: number }).downtimeMs).toBeGreaterThan(2000);
   });
 
   it("never shows the repository password", () => {

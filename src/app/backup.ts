@@ -255,10 +255,11 @@ async function backupUnit(
     result.downtimeMs = stoppedContainers.length > 0 ? Date.now() - downStart : 0;
   }
   // The metadata records are written after the containers run again.
+  const metadataIds: string[] = [];
   if (result.status === "ok") {
     try {
       for (const { item, metadata } of metadataRecords) {
-        await ctx.kopia.snapshotCreate(
+        const record = await ctx.kopia.snapshotCreate(
           "-",
           {
             tags: item.metadataTags,
@@ -268,10 +269,28 @@ async function backupUnit(
           ctx.signal,
           Readable.from([Buffer.from(JSON.stringify(metadata))]),
         );
+        metadataIds.push(record.id);
       }
     } catch (error) {
       result.status = ctx.signal.aborted ? "interrupted" : "failed";
       result.error = `data snapshots saved, but the metadata record failed: ${errorMessage(error)}`;
+    }
+  }
+  // A unit that failed leaves no partial restore point behind: what this run saved is deleted.
+  if (result.status === "failed" || result.status === "interrupted") {
+    const saved = [
+      ...result.items.map((i) => i.snapshotId).filter((id): id is string => id !== undefined),
+      ...metadataIds,
+    ];
+    if (saved.length > 0) {
+      try {
+        await ctx.kopia.deleteSnapshots(saved);
+        result.warnings.push(`deleted the ${saved.length} snapshot(s) this failed run had saved`);
+      } catch (error) {
+        result.warnings.push(
+          `could not delete the partial snapshots ${saved.join(", ")} of this failed run: ${errorMessage(error)}`,
+        );
+      }
     }
   }
   if (result.notRestarted.length > 0 && result.status === "ok") {

@@ -191,8 +191,11 @@ describe("loadSettings", () => {
     expect(settings.configPath).toBe(file);
     expect(settings.warnings).toEqual([]);
     expect(settings.kopiaConfigFile).toBe(path.join(tmp, ".config", "kopia", "repository-kopi-docka.config"));
-    expect(settings.cacheDirectory).toBe(path.join(tmp, ".cache", "kopi-docka", "kopia", "kopi-docka"));
-    expect(settings.logDirectory).toBe(path.join(tmp, ".cache", "kopi-docka", "kopia", "kopi-docka-logs"));
+    const cacheParent = path.join(tmp, ".cache", "kopi-docka", "kopia");
+    expect(path.dirname(settings.cacheDirectory)).toBe(cacheParent);
+    // one cache directory per profile and storage
+    expect(path.basename(settings.cacheDirectory)).toMatch(/^kopi-docka-[0-9a-f]{12}$/);
+    expect(settings.logDirectory).toBe(`${settings.cacheDirectory}-logs`);
     expect(settings.passwordFile).toBeUndefined();
     expect(settings.storage).toStrictEqual({
       kind: "filesystem",
@@ -201,6 +204,27 @@ describe("loadSettings", () => {
       secrets: [],
       localPath: "/backup/kopia-repository",
     });
+  });
+
+  it("gives each storage its own default cache directory, the same one every time", async () => {
+    const a = await writeJson(path.join(tmp, "a.json"), {
+      kopia: { kopia_params: "filesystem --path /repo/a" },
+    });
+    const a2 = await writeJson(path.join(tmp, "a2.json"), {
+      kopia: { kopia_params: "filesystem  --path  /repo/a" },
+    });
+    const b = await writeJson(path.join(tmp, "b.json"), {
+      kopia: { kopia_params: "filesystem --path /repo/b" },
+    });
+    const p = await writeJson(path.join(tmp, "p.json"), {
+      kopia: { kopia_params: "filesystem --path /repo/a", profile: "other" },
+    });
+    const cacheOf = async (file: string) => (await loadSettings(place(file), env())).cacheDirectory;
+    const cacheA = await cacheOf(a);
+    expect(await cacheOf(a)).toBe(cacheA);
+    expect(await cacheOf(a2)).toBe(cacheA);
+    expect(await cacheOf(b)).not.toBe(cacheA);
+    expect(path.basename(await cacheOf(p))).toMatch(/^other-[0-9a-f]{12}$/);
   });
 
   it("resolves relative paths against the config's directory and ~ against the home", async () => {

@@ -73,7 +73,8 @@ export function groupRestorePoints(records: readonly SnapshotRecord[]): RestoreP
   const points: RestorePoint[] = [];
   for (const list of groups.values()) {
     const first = list[0];
-    if (!first) continue;
+    // A group of nothing but our metadata records holds no data to restore.
+    if (!first || list.every((r) => r.tags.type === "fs_metadata")) continue;
     const times = list.map(timeOf).filter((t): t is Date => t !== undefined);
     const time = times.length > 0 ? new Date(Math.min(...times.map((t) => t.getTime()))) : undefined;
     const items = list.map(itemOf).sort((a, b) => {

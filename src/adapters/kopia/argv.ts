@@ -82,6 +82,11 @@ export function snapshotCreateArgs(
   ];
 }
 
+/** Deletes snapshots by manifest id (`--delete` confirms; without it kopia only says what it would do). */
+export function snapshotDeleteArgs(location: KopiaLocation, ids: readonly string[]): string[] {
+  return [...baseArgs(location), "--no-auto-maintenance", "snapshot", "delete", ...ids, "--delete"];
+}
+
 export function snapshotListArgs(location: KopiaLocation): string[] {
   return [...baseArgs(location), "snapshot", "list", "--json", "--all"];
 }

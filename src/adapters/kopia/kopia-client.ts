@@ -30,6 +30,7 @@ import {
   type SnapshotCreateOptions,
   showArgs,
   snapshotCreateArgs,
+  snapshotDeleteArgs,
   snapshotListArgs,
   versionArgs,
 } from "./argv.js";
@@ -251,6 +252,10 @@ export class KopiaClient {
         command: describeCommand(argv, this.secrets()),
       });
     return record;
+  }
+
+  async deleteSnapshots(ids: readonly string[]): Promise<void> {
+    if (ids.length > 0) await this.run(snapshotDeleteArgs(this.options.location, ids));
   }
 
   async listSnapshots(): Promise<SnapshotRecord[]> {
