@@ -114,3 +114,11 @@ describe("bindSkipReason", () => {
     ]);
   });
 });
+
+describe("bindSkipReason with a data root given with a trailing slash", () => {
+  it("refuses the data root itself and what is below it", () => {
+    expect(bindSkipReason("/data/docker", "/data/docker/")).toMatch(/host system path/);
+    expect(bindSkipReason("/data/docker/x", "/data/docker/")).toMatch(/host system path/);
+    expect(bindSkipReason("/data/dockerish", "/data/docker/")).toBeUndefined();
+  });
+});

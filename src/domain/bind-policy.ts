@@ -34,7 +34,8 @@ export function bindSkipReason(source: string, dockerRoot = "/var/lib/docker"): 
   if (normalized === "/") return "the host's root directory is never backed up";
   if (normalized.endsWith("/docker.sock") || normalized.endsWith("/containerd.sock"))
     return "the Docker socket is not data";
-  for (const tree of [...HOST_INTERNAL_TREES, dockerRoot]) {
+  const root = path.posix.normalize(dockerRoot).replace(/\/+$/, "") || "/";
+  for (const tree of [...HOST_INTERNAL_TREES, root]) {
     if (isAtOrBelow(normalized, tree)) return `host system path (${tree}) is not backed up`;
   }
   return undefined;

@@ -256,3 +256,10 @@ describe("tagArgs", () => {
     expect(tagArgs({})).toEqual([]);
   });
 });
+
+describe("parseTimestampTag with surrounding white space", () => {
+  it("accepts a zoned time with spaces or a newline around it", () => {
+    expect(parseTimestampTag(" 2024-01-01T12:00:00Z ")?.toISOString()).toBe("2024-01-01T12:00:00.000Z");
+    expect(parseTimestampTag("2024-01-01T12:00:00+02:00\n")?.toISOString()).toBe("2024-01-01T10:00:00.000Z");
+  });
+});

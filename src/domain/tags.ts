@@ -112,7 +112,7 @@ export function scopeFromTags(tags: Tags): BackupScope {
 export function parseTimestampTag(value: string | undefined): Date | undefined {
   if (!value) return undefined;
   const hasZone = /(Z|[+-]\d{2}:?\d{2})$/i.test(value.trim());
-  const date = new Date(hasZone ? value : `${value.trim()}Z`);
+  const date = new Date(hasZone ? value.trim() : `${value.trim()}Z`);
   return Number.isNaN(date.getTime()) ? undefined : date;
 }
 

@@ -215,3 +215,21 @@ describe("parseFsMetadata", () => {
     expect(() => parseFsMetadata(text)).toThrow();
   });
 });
+
+describe("applyFsMetadata precision", () => {
+  it("sets recorded times to the exact microsecond for many current-era times", async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), "kd-meta-precision-"));
+    try {
+      let mismatches = 0;
+      for (let i = 0; i < 300; i++) {
+        const ns = 1_700_000_000_000_000_000n + BigInt(Math.floor(Math.random() * 2 ** 52)) * 37n;
+        await applyFsMetadata(dir, { kind: FS_METADATA_KIND, version: 1, dirs: [[".", ns.toString()]] });
+        const st = await fs.stat(dir, { bigint: true });
+        if (st.mtimeNs / 1000n !== ns / 1000n) mismatches++;
+      }
+      expect(mismatches).toBe(0);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -54,7 +54,9 @@ export async function applyFsMetadata(root: string, metadata: FsMetadata): Promi
   for (const [rel, mtimeNs] of dirs) {
     const abs = path.resolve(resolvedRoot, rel);
     if (abs !== resolvedRoot && !abs.startsWith(`${resolvedRoot}/`)) continue;
-    const seconds = Number(BigInt(mtimeNs) / 1000n) / 1e6;
+    // Whole microseconds, nudged half a microsecond up so the float never lands just below them.
+    const us = BigInt(mtimeNs) / 1000n;
+    const seconds = Number(us / 1_000_000n) + (Number(us % 1_000_000n) + 0.5) / 1e6;
     try {
       const st = await fs.lstat(abs);
       if (!st.isDirectory()) continue;

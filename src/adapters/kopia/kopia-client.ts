@@ -47,6 +47,7 @@ export type KopiaProblem =
   | "not-connected"
   | "not-initialized"
   | "existing-data"
+  | "unreachable"
   | "no-space"
   | "unknown";
 
@@ -60,6 +61,12 @@ export function classifyKopiaError(stderr: string): KopiaProblem {
   if (/repository not initialized in the provided storage/i.test(stderr)) return "not-initialized";
   if (/found existing data in storage location/i.test(stderr)) return "existing-data";
   if (/no space left on device/i.test(stderr)) return "no-space";
+  if (
+    /cannot open storage|cannot access storage path|can't connect to storage|connection refused|no such host/i.test(
+      stderr,
+    )
+  )
+    return "unreachable";
   return "unknown";
 }
 
@@ -73,7 +80,10 @@ export class KopiaError extends ExternalError {
   ) {
     super(message, details);
     this.exitCode =
-      problem === "wrong-password" || problem === "not-connected" || problem === "not-initialized"
+      problem === "wrong-password" ||
+      problem === "not-connected" ||
+      problem === "not-initialized" ||
+      problem === "unreachable"
         ? ExitCode.environment
         : ExitCode.failure;
   }
@@ -170,6 +180,12 @@ export class KopiaClient {
       case "not-connected":
         return new KopiaError(
           "the Kopia repository is not connected: run `kopi-docka init`",
+          problem,
+          details,
+        );
+      case "unreachable":
+        return new KopiaError(
+          `the repository storage is not reachable (${tail}): check kopia.kopia_params, then run \`kopi-docka init\``,
           problem,
           details,
         );

@@ -183,3 +183,22 @@ describe("parseStorageParams", () => {
     expect(() => parseStorageParams('filesystem --path "/x')).toThrow(UsageError);
   });
 });
+
+describe("parseStorageParams with values that start with dashes", () => {
+  it("treats SSH key data given as a separate word as a secret value", () => {
+    const key = "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----";
+    const parsed = parseStorageParams(`sftp --host h --username u --key-data '${key}' --path /srv`);
+    expect(parsed.secrets).toEqual([key]);
+    expect(parsed.argv).toEqual([
+      "sftp",
+      "--host",
+      "h",
+      "--username",
+      "u",
+      "--key-data",
+      key,
+      "--path",
+      "/srv",
+    ]);
+  });
+});

@@ -79,7 +79,8 @@ export function parseStorageParams(params: string): StorageParams {
     const word = words[i] as string;
     const eq = word.indexOf("=");
     const flag = eq > 0 ? word.slice(0, eq) : word;
-    const takesNext = eq < 0 && i + 1 < words.length && !(words[i + 1] as string).startsWith("--");
+    // The next word is this flag's value unless it is a flag itself (key data starting "-----" is a value).
+    const takesNext = eq < 0 && i + 1 < words.length && !/^--[a-z][\w-]*(=|$)/i.test(words[i + 1] as string);
     const value = eq > 0 ? word.slice(eq + 1) : takesNext ? (words[i + 1] as string) : undefined;
     const envName = SECRET_FLAG_ENV[flag];
     if (envName && value !== undefined) {
