@@ -4,6 +4,7 @@ import { defineConfig } from "vitest/config";
 // built CLI against the real Docker engine and the real kopia binary (run one file at a time).
 export default defineConfig({
   test: {
+    reporters: ["default", "./test/summary-reporter.ts"],
     projects: [
       { test: { name: "unit", include: ["src/**/*.test.ts"] } },
       {
