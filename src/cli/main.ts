@@ -27,6 +27,11 @@ function wantsJson(argv: readonly string[]): boolean {
 }
 
 function reportError(error: unknown, json: boolean): number {
+  // Ctrl-C or Ctrl-D at a prompt: nothing was changed.
+  if (error instanceof Error && error.name === "ExitPromptError") {
+    process.stderr.write("kopi-docka: cancelled at the prompt; nothing was changed\n");
+    return ExitCode.interrupted;
+  }
   if (error instanceof KopiDockaError) {
     if (json) {
       process.stdout.write(

@@ -71,7 +71,10 @@ export function registerRestore(program: Command, helpers: CommandHelpers): void
                 message: "Restore point",
                 choices: ofUnit.map((p) => ({
                   value: p.backupId,
-                  name: `${p.time?.toISOString() ?? "(no time)"}  ${p.backupId}  (${p.items.length} snapshots)`,
+                  name: `${p.time?.toISOString() ?? "(no time)"}  ${p.backupId}  (${p.items
+                    .filter((i) => i.kind !== "fs_metadata")
+                    .map((i) => `${i.kind} ${i.name ?? ""}`.trim())
+                    .join(", ")})`,
                 })),
               },
               promptContext,

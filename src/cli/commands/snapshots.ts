@@ -65,13 +65,15 @@ export function registerSnapshots(program: Command, helpers: CommandHelpers): vo
             );
             lines.push(
               ...table(
-                p.items.map((i) => [
-                  `    ${i.kind}`,
-                  i.name ?? "",
-                  i.format ?? "",
-                  formatBytes(i.sizeBytes),
-                  i.snapshotId,
-                ]),
+                p.items
+                  .filter((i) => i.kind !== "fs_metadata")
+                  .map((i) => [
+                    `    ${i.kind}`,
+                    i.name ?? "",
+                    i.format ?? "",
+                    formatBytes(i.sizeBytes),
+                    i.snapshotId,
+                  ]),
               ),
             );
           }
