@@ -2,8 +2,9 @@
 # Installs and starts what kopi-docka needs on a Debian machine, idempotently:
 #   - a Docker engine (Debian's docker.io; dockerd started in the background when none answers)
 #   - Kopia (the pinned version, built with the Go toolchain when `kopia` is missing or another version)
+#   - GNU tar and attr (getfattr/setfattr), which kopi-docka runs
 #   - the npm packages and the build (dist/)
-# With --test it also installs the tools the tests use (docker-compose, acl, attr, busybox-static)
+# With --test it also installs the tools the tests use (docker-compose, acl, libcap2-bin, busybox-static)
 # and builds the local busybox test image `kopi-docka-test:latest` with `docker import`.
 set -euo pipefail
 
@@ -75,9 +76,13 @@ fi
 kopia_ok || { log "kopia ${KOPIA_VERSION} is not on PATH after the build"; exit 1; }
 log "kopia: $(kopia --version | head -1)"
 
+# --- tools kopi-docka runs: GNU tar (TAR format), getfattr/setfattr (xattrs and ACLs of direct backups)
+command -v tar >/dev/null 2>&1 || apt_install tar
+command -v getfattr >/dev/null 2>&1 && command -v setfattr >/dev/null 2>&1 || apt_install attr
+
 # --- test tools and image --------------------------------------------------------------------
 if [ $want_test -eq 1 ]; then
-  apt_install docker-compose busybox-static acl attr
+  apt_install docker-compose busybox-static acl attr libcap2-bin util-linux
   if ! docker image inspect "$TEST_IMAGE" >/dev/null 2>&1; then
     log "building test image $TEST_IMAGE from busybox-static"
     root="$(mktemp -d)"

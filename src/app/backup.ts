@@ -1,22 +1,26 @@
 // The backup use case: cold, consistent snapshots of each unit's data, containers back as they were.
 import { randomUUID } from "node:crypto";
 import { Readable } from "node:stream";
-import { collectFsMetadata } from "../adapters/fs/metadata.js";
+import { collectFsMetadata, findNonUtf8Names } from "../adapters/fs/metadata.js";
 import { treeSize } from "../adapters/fs/tree.js";
 import { findOpenFiles } from "../adapters/host/open-files.js";
+import { startTarWriter, tarEntryName } from "../adapters/tar/gnu-tar.js";
 import { errorMessage, InterruptedError, UsageError } from "../domain/errors.js";
+import { EXCLUDE_LABEL, mergeExcludes, parseExcludeLabel, tarExcludePattern } from "../domain/excludes.js";
 import { FS_METADATA_FILE, type FsMetadata, fsMetadataSourcePath } from "../domain/fs-metadata.js";
-import type { BackupScope, BackupUnit, Container } from "../domain/model.js";
+import type { BackupFormat, BackupScope, BackupUnit, Container } from "../domain/model.js";
 import { bindTags, fsMetadataTags, type Tags, volumeTags } from "../domain/tags.js";
 import { planStops } from "../domain/units.js";
 import { startContainers, stopContainers } from "./containers.js";
 import type { Context } from "./context.js";
 import { discover, selectUnits } from "./discover.js";
-import { applyGlobalPolicy } from "./policy.js";
+import { applyGlobalPolicy, syncSourcePolicy } from "./policy.js";
 
 export interface BackupRequest {
   units: readonly string[];
   dryRun: boolean;
+  /** Overrides `backup.backup_format` for this run. */
+  format?: BackupFormat | undefined;
 }
 
 export interface SnapshotItemResult {
@@ -24,6 +28,8 @@ export interface SnapshotItemResult {
   name: string;
   path: string;
   format: "direct" | "tar";
+  /** Patterns left out of the snapshot. */
+  excludes: string[];
   snapshotId?: string;
   sizeBytes: number;
   durationMs?: number;
@@ -61,10 +67,25 @@ interface PlannedItem {
   formatReason?: string;
   tags: (sizeBytes: number) => Tags;
   metadataTags: Tags;
+  /** Gitignore-style patterns: the config's, and the label of every container mounting the item. */
+  excludes: string[];
 }
 
-function planItems(unit: BackupUnit, backupId: string, scope: BackupScope, timestamp: Date): PlannedItem[] {
+function planItems(
+  unit: BackupUnit,
+  backupId: string,
+  scope: BackupScope,
+  timestamp: Date,
+  configExcludes: readonly string[],
+): PlannedItem[] {
   const common = { unit: unit.name, backupId, scope, timestamp };
+  const excludesFor = (usedBy: readonly string[]) =>
+    mergeExcludes(
+      configExcludes,
+      ...unit.containers
+        .filter((c) => usedBy.includes(c.name))
+        .map((c) => parseExcludeLabel(c.labels[EXCLUDE_LABEL])),
+    );
   return [
     ...unit.volumes.map(
       (v): PlannedItem => ({
@@ -75,6 +96,7 @@ function planItems(unit: BackupUnit, backupId: string, scope: BackupScope, times
         ...(v.formatReason ? { formatReason: v.formatReason } : {}),
         tags: (sizeBytes) => volumeTags({ ...common, volume: v.volume, format: v.format, sizeBytes }),
         metadataTags: fsMetadataTags({ ...common, for: "volume", volume: v.volume.name }),
+        excludes: excludesFor(v.usedBy),
       }),
     ),
     ...unit.binds.map(
@@ -92,6 +114,7 @@ function planItems(unit: BackupUnit, backupId: string, scope: BackupScope, times
             sizeBytes,
           }),
         metadataTags: fsMetadataTags({ ...common, for: "bind", source: b.source }),
+        excludes: excludesFor(b.usedBy),
       }),
     ),
   ];
@@ -100,7 +123,8 @@ function planItems(unit: BackupUnit, backupId: string, scope: BackupScope, times
 export async function runBackup(ctx: Context, request: BackupRequest): Promise<BackupReport> {
   const { settings } = ctx;
   const scope = settings.config.backup.backup_scope;
-  const found = await discover(ctx.docker, settings.config.backup.backup_format);
+  const excludes = settings.config.backup.exclude_patterns;
+  const found = await discover(ctx.docker, request.format ?? settings.config.backup.backup_format);
   const { selected, unknown } = selectUnits(found.units, request.units);
   if (unknown.length > 0)
     throw new UsageError(
@@ -120,11 +144,12 @@ export async function runBackup(ctx: Context, request: BackupRequest): Promise<B
           unit: unit.name,
           status: "planned",
           backupId: "",
-          items: planItems(unit, "", scope, now).map((i) => ({
+          items: planItems(unit, "", scope, now, excludes).map((i) => ({
             kind: i.kind,
             name: i.name,
             path: i.path,
             format: i.format,
+            excludes: i.excludes,
             sizeBytes: 0,
             ...(i.formatReason ? { error: `falls back to TAR: ${i.formatReason}` } : {}),
           })),
@@ -178,7 +203,7 @@ async function backupUnit(
   const { log, settings } = ctx;
   const backupId = randomUUID();
   const timestamp = ctx.clock.now();
-  const items = planItems(unit, backupId, scope, timestamp);
+  const items = planItems(unit, backupId, scope, timestamp, settings.config.backup.exclude_patterns);
   const result: UnitBackupResult = {
     unit: unit.name,
     status: "ok",
@@ -189,14 +214,41 @@ async function backupUnit(
     downtimeMs: 0,
     warnings: [],
   };
-  const tarItem = items.find((i) => i.format === "tar");
-  if (tarItem) {
+  const unreachable = items.find((i) => i.formatReason !== undefined);
+  if (unreachable) {
     result.status = "failed";
-    result.error = `${tarItem.kind} ${tarItem.name} needs the TAR format (${tarItem.formatReason ?? "configured"}), which this version does not write yet`;
+    result.error = `${unreachable.kind} ${unreachable.name} has no readable host path (${unreachable.formatReason}); backing it up through the Engine API is not supported yet`;
     return result;
+  }
+  // Names that are not valid UTF-8 would be mangled by Kopia: such a volume is written as TAR,
+  // which keeps them; a bind mount cannot be, so the unit fails before anything is stopped.
+  for (const item of items) {
+    if (item.format !== "direct") continue;
+    const names = await findNonUtf8Names(item.path);
+    if (names.length === 0) continue;
+    const sample = names.slice(0, 3).join(", ");
+    if (item.kind === "bind") {
+      result.status = "failed";
+      result.error = `bind ${item.name} holds ${names.length} name(s) that are not valid UTF-8 (${sample}); Kopia would mangle them: rename them, or move the data into a volume`;
+      return result;
+    }
+    item.format = "tar";
+    item.tags = retagFormat(item.tags, "tar");
+    const warning = `volume ${item.name} holds ${names.length} name(s) that are not valid UTF-8 (${sample}): written in the TAR format, which keeps them`;
+    result.warnings.push(warning);
+    log.warn(`${unit.name}: ${warning}`);
   }
   // Sizes are read while the containers still run: no downtime is spent on them.
   const sizes = await Promise.all(items.map((i) => treeSize(i.path)));
+  // Kopia's ignore rules for each direct source, set while the containers still run.
+  try {
+    for (const item of items)
+      if (item.format === "direct") await syncSourcePolicy(ctx, item.path, item.excludes);
+  } catch (error) {
+    result.status = "failed";
+    result.error = `could not set Kopia's policy for the unit's data: ${errorMessage(error)}`;
+    return result;
+  }
   const plan = planStops(unit, allContainers);
   log.info(`unit ${unit.name}: ${items.length} item(s), stopping ${plan.stop.length} container(s)`);
   const downStart = Date.now();
@@ -223,10 +275,16 @@ async function backupUnit(
         name: item.name,
         path: item.path,
         format: item.format,
+        excludes: item.excludes,
         sizeBytes,
       };
       result.items.push(itemResult);
       log.info(`snapshot ${item.kind} ${item.name}`);
+      if (item.format === "tar") {
+        itemResult.snapshotId = await snapshotTar(ctx, unit, item, sizeBytes);
+        itemResult.durationMs = Date.now() - started;
+        continue;
+      }
       // What Kopia does not keep is read while Kopia reads the data: no extra downtime.
       const [record, metadata] = await Promise.all([
         ctx.kopia.snapshotCreate(item.path, { tags: item.tags(sizeBytes) }, ctx.signal),
@@ -298,4 +356,47 @@ async function backupUnit(
     result.error = `snapshots saved, but ${result.notRestarted.map((p) => `${p.container} (${p.reason})`).join(", ")} did not come back`;
   }
   return result;
+}
+
+/** Source path under which a unit's TAR volume snapshots are recorded: stable per unit and volume. */
+export function tarSourcePath(unit: string, volume: string): string {
+  return `/var/cache/kopi-docka/staging/tar/${encodeURIComponent(unit)}/${encodeURIComponent(volume)}`;
+}
+
+/**
+ * The legacy TAR format: GNU tar's stream piped straight into `kopia snapshot create --stdin-file`.
+ * A tar failure fails the snapshot, and what kopia saved of the truncated stream is deleted.
+ */
+async function snapshotTar(
+  ctx: Context,
+  unit: BackupUnit,
+  item: PlannedItem,
+  sizeBytes: number,
+): Promise<string> {
+  const excludes = item.excludes.map(tarExcludePattern).filter((p): p is string => p !== undefined);
+  const tar = startTarWriter(item.path, excludes, ctx.signal);
+  const tarDone = tar.done.then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+  const record = await ctx.kopia.snapshotCreate(
+    "-",
+    {
+      tags: item.tags(sizeBytes),
+      stdinFile: tarEntryName(unit.name, item.name),
+      overrideSource: tarSourcePath(unit.name, item.name),
+    },
+    ctx.signal,
+    tar.stream,
+  );
+  const tarError = await tarDone;
+  if (tarError) {
+    await ctx.kopia.deleteSnapshots([record.id]).catch(() => undefined);
+    throw tarError;
+  }
+  return record.id;
+}
+
+function retagFormat(tags: (sizeBytes: number) => Tags, format: BackupFormat): (sizeBytes: number) => Tags {
+  return (sizeBytes) => ({ ...tags(sizeBytes), backup_format: format });
 }

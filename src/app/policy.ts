@@ -33,3 +33,25 @@ export async function applyGlobalPolicy(ctx: Pick<Context, "kopia" | "settings" 
   }
   return [];
 }
+
+/**
+ * Makes Kopia's policy for one data path say exactly what kopi-docka wants: these ignore rules,
+ * and directories holding a CACHEDIR.TAG kept (Kopia's default stores them empty; TAR keeps
+ * them). Reads first and writes only when something differs.
+ */
+export async function syncSourcePolicy(
+  ctx: Pick<Context, "kopia">,
+  source: string,
+  patterns: readonly string[],
+): Promise<void> {
+  const current = await ctx.kopia.sourcePolicy(source);
+  const addIgnore = patterns.filter((p) => !current.ignore.includes(p));
+  const removeIgnore = current.ignore.filter((p) => !patterns.includes(p));
+  const cacheDirsWrong = current.ignoreCacheDirs !== false;
+  if (addIgnore.length === 0 && removeIgnore.length === 0 && !cacheDirsWrong) return;
+  await ctx.kopia.setSourcePolicy(source, {
+    addIgnore,
+    removeIgnore,
+    ...(cacheDirsWrong ? { ignoreCacheDirs: false } : {}),
+  });
+}

@@ -1,7 +1,7 @@
 // The restore use case: a unit's data back from a restore point, all of it or nothing.
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import { applyFsMetadata, parseFsMetadata } from "../adapters/fs/metadata.js";
+import { applyFsMetadataFull, parseFsMetadata } from "../adapters/fs/metadata.js";
 import {
   dropSafetyCopy,
   repairInterruptedSwap,
@@ -11,7 +11,8 @@ import {
   swapIn,
 } from "../adapters/fs/swap.js";
 import { isEmptyOrMissing } from "../adapters/fs/tree.js";
-import { errorMessage, InterruptedError, UsageError } from "../domain/errors.js";
+import { extractTar, tarEntryName } from "../adapters/tar/gnu-tar.js";
+import { ExternalError, errorMessage, InterruptedError, UsageError } from "../domain/errors.js";
 import { FS_METADATA_FILE } from "../domain/fs-metadata.js";
 import { type Container, isRunning } from "../domain/model.js";
 import type { RestorePoint, RestorePointItem } from "../domain/restore-points.js";
@@ -97,19 +98,55 @@ function metadataItem(
   );
 }
 
-/** Restores one data item into a directory that does not exist yet, metadata included. */
+/**
+ * Restores one data item into a directory that does not exist yet, in the format its snapshot
+ * was written in: direct (kopia restore, then the metadata record) or TAR (the archive streamed
+ * from kopia through the member guard into GNU tar).
+ */
 async function restoreItemInto(
   ctx: Context,
   point: RestorePoint,
   item: RestorePlanItem,
   dir: string,
 ): Promise<void> {
+  if (item.format === "tar") {
+    await restoreTarInto(ctx, point, item, dir);
+    return;
+  }
   await ctx.kopia.restore(item.snapshotId, dir, ctx.signal);
   const meta = metadataItem(point, item);
   if (meta) {
     const text = await ctx.kopia.showText(`${meta.record.rootObject}/${FS_METADATA_FILE}`, ctx.signal);
-    await applyFsMetadata(dir, parseFsMetadata(text));
+    const applied = await applyFsMetadataFull(dir, parseFsMetadata(text));
+    for (const failure of applied.failures) ctx.log.warn(`${item.kind} ${item.name}: ${failure}`);
+    if (applied.skippedSockets > 0)
+      ctx.log.info(
+        `${item.kind} ${item.name}: ${applied.skippedSockets} socket(s) not recreated (a program makes them when it starts)`,
+      );
   }
+}
+
+async function restoreTarInto(
+  ctx: Context,
+  point: RestorePoint,
+  item: RestorePlanItem,
+  dir: string,
+): Promise<void> {
+  const source = point.items.find((i) => i.snapshotId === item.snapshotId);
+  if (!source)
+    throw new ExternalError(`snapshot ${item.snapshotId} is not part of restore point ${point.backupId}`);
+  const expected = tarEntryName(
+    source.record.tags.unit ?? point.unit,
+    source.record.tags.volume ?? item.name,
+  );
+  const files = (await ctx.kopia.listDirectory(source.record.rootObject, ctx.signal)).filter(
+    (e) => e.type === "f",
+  );
+  const entry = files.find((e) => e.name === expected) ?? (files.length === 1 ? files[0] : undefined);
+  if (!entry) throw new ExternalError(`TAR snapshot ${item.snapshotId} holds no archive named ${expected}`);
+  await fs.mkdir(dir, { mode: 0o700 });
+  const show = ctx.kopia.showStream(entry.objectId, ctx.signal);
+  await Promise.all([extractTar(show.stdout, dir, ctx.signal), show.done]);
 }
 
 async function volumeTarget(ctx: Context, item: RestorePointItem, create: boolean): Promise<string> {
@@ -147,11 +184,6 @@ export async function runRestore(ctx: Context, request: RestoreRequest): Promise
     throw new UsageError("--to-dir restores exactly one volume: name it with --volume NAME");
   if (chosen.length === 0)
     throw new UsageError(`restore point ${point.backupId} of ${point.unit} holds no volume or bind data`);
-  const legacy = chosen.find((i) => i.format === "tar");
-  if (legacy)
-    throw new UsageError(
-      `volume ${legacy.name} of restore point ${point.backupId} is in the legacy TAR format, which this version cannot restore yet`,
-    );
 
   const report: RestoreReport = {
     status: "ok",
@@ -171,7 +203,7 @@ export async function runRestore(ctx: Context, request: RestoreRequest): Promise
       kind: item.kind as "volume" | "bind",
       name: item.name ?? "",
       snapshotId: item.snapshotId,
-      format: "direct",
+      format: item.format ?? "direct",
       target: dir,
     };
     if (!(await request.confirm({ point, items: [planItem], stops: [], toDir: dir })))
@@ -190,7 +222,7 @@ export async function runRestore(ctx: Context, request: RestoreRequest): Promise
       kind,
       name: item.name ?? "",
       snapshotId: item.snapshotId,
-      format: "direct",
+      format: item.format ?? "direct",
       target: kind === "volume" ? "" : (item.name ?? ""),
     });
   }

@@ -142,6 +142,33 @@ export function policySetGlobalArgs(location: KopiaLocation, change: GlobalPolic
   ];
 }
 
+export function policyShowArgs(location: KopiaLocation, source: string): string[] {
+  return [...baseArgs(location), "policy", "show", source, "--json"];
+}
+
+export interface SourcePolicyChange {
+  addIgnore: readonly string[];
+  removeIgnore: readonly string[];
+  /** Kopia stores directories holding a CACHEDIR.TAG empty unless this is false. */
+  ignoreCacheDirs?: boolean;
+}
+
+export function policySetSourceArgs(
+  location: KopiaLocation,
+  source: string,
+  change: SourcePolicyChange,
+): string[] {
+  return [
+    ...baseArgs(location),
+    "policy",
+    "set",
+    source,
+    ...change.addIgnore.map((p) => `--add-ignore=${p}`),
+    ...change.removeIgnore.map((p) => `--remove-ignore=${p}`),
+    ...(change.ignoreCacheDirs !== undefined ? [`--ignore-cache-dirs=${change.ignoreCacheDirs}`] : []),
+  ];
+}
+
 export function maintenanceRunArgs(location: KopiaLocation): string[] {
   return [...baseArgs(location), "maintenance", "run"];
 }

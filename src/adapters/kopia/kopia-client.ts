@@ -15,6 +15,7 @@ import {
   ProcessStartError,
   type RunResult,
   runProcess,
+  startProcess,
 } from "../process/runner.js";
 import {
   type ConnectOptions,
@@ -22,12 +23,15 @@ import {
   type KopiaLocation,
   maintenanceRunArgs,
   policySetGlobalArgs,
+  policySetSourceArgs,
+  policyShowArgs,
   policyShowGlobalArgs,
   repositoryConnectArgs,
   repositoryCreateArgs,
   repositoryStatusArgs,
   restoreArgs,
   type SnapshotCreateOptions,
+  type SourcePolicyChange,
   showArgs,
   snapshotCreateArgs,
   snapshotDeleteArgs,
@@ -35,10 +39,12 @@ import {
   versionArgs,
 } from "./argv.js";
 import {
+  directoryObjectSchema,
   type GlobalPolicyJson,
   globalPolicySchema,
   repositoryStatusSchema,
   snapshotManifestSchema,
+  sourcePolicySchema,
   toSnapshotRecord,
 } from "./schemas.js";
 
@@ -87,6 +93,14 @@ export class KopiaError extends ExternalError {
         ? ExitCode.environment
         : ExitCode.failure;
   }
+}
+
+export interface DirectoryEntry {
+  name: string;
+  /** "f" file, "d" directory, "s" symlink, ... */
+  type: string;
+  objectId: string;
+  size: number;
 }
 
 export interface RepositoryStatus {
@@ -297,9 +311,35 @@ export class KopiaClient {
     return result.stdout;
   }
 
-  /** Arguments of `kopia show`, for callers that stream an object's bytes themselves. */
-  showArgv(objectPath: string): string[] {
-    return showArgs(this.options.location, objectPath);
+  /** The entries of a directory object (e.g. a snapshot's root object). */
+  async listDirectory(objectId: string, signal?: AbortSignal): Promise<DirectoryEntry[]> {
+    const text = await this.showText(objectId, signal);
+    const parsed = directoryObjectSchema.safeParse(JSON.parse(text));
+    if (!parsed.success) throw new KopiaError(`object ${objectId} is not a directory`, "unknown", {});
+    return parsed.data.entries.map((e) => ({
+      name: e.name,
+      type: e.type,
+      objectId: e.obj,
+      size: e.size ?? 0,
+    }));
+  }
+
+  /** Streams an object's bytes: `stdout` to pipe elsewhere, `done` when kopia has finished. */
+  showStream(objectId: string, signal?: AbortSignal): { stdout: Readable; done: Promise<void> } {
+    const argv = showArgs(this.options.location, objectId);
+    const started = startProcess({
+      argv,
+      env: this.env(),
+      secrets: this.secrets(),
+      streamStdout: true,
+      ...(signal ? { signal } : {}),
+    });
+    const done = started.done.then((result) => {
+      if (result.aborted && signal?.reason instanceof InterruptedError) throw signal.reason;
+      if (result.exitCode !== 0) throw this.failure(argv, result);
+    });
+    if (!started.stdout) throw new Error("kopia show: no stdout");
+    return { stdout: started.stdout, done };
   }
 
   childEnv(): NodeJS.ProcessEnv {
@@ -313,6 +353,17 @@ export class KopiaClient {
 
   async setGlobalPolicy(change: GlobalPolicyChange): Promise<void> {
     await this.run(policySetGlobalArgs(this.options.location, change));
+  }
+
+  /** The ignore rules and cache-dir setting in effect for a source path. */
+  async sourcePolicy(source: string): Promise<{ ignore: string[]; ignoreCacheDirs: boolean | undefined }> {
+    const result = await this.run(policyShowArgs(this.options.location, source));
+    const files = sourcePolicySchema.parse(JSON.parse(result.stdout)).files;
+    return { ignore: files?.ignore ?? [], ignoreCacheDirs: files?.ignoreCacheDirs };
+  }
+
+  async setSourcePolicy(source: string, change: SourcePolicyChange): Promise<void> {
+    await this.run(policySetSourceArgs(this.options.location, source, change));
   }
 
   /** Runs maintenance when it is due. Not being the repository's owner is not a failure. */

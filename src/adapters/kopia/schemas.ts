@@ -92,3 +92,25 @@ export const globalPolicySchema = z
   })
   .passthrough();
 export type GlobalPolicyJson = z.infer<typeof globalPolicySchema>;
+
+/** `kopia show <directory object>` prints the directory's manifest. */
+export const directoryObjectSchema = z
+  .object({
+    stream: z.literal("kopia:directory"),
+    entries: z.array(
+      z
+        .object({ name: z.string(), type: z.string(), obj: z.string(), size: z.number().optional() })
+        .passthrough(),
+    ),
+  })
+  .passthrough();
+
+/** The files part of `kopia policy show <source> --json` (the effective policy). */
+export const sourcePolicySchema = z
+  .object({
+    files: z
+      .object({ ignore: z.array(z.string()).optional(), ignoreCacheDirs: z.boolean().optional() })
+      .passthrough()
+      .optional(),
+  })
+  .passthrough();

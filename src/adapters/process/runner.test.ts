@@ -122,7 +122,7 @@ describe("runProcess", () => {
   });
 
   it("rejects an empty argv", async () => {
-    await expect(runProcess({ argv: [] })).rejects.toThrow("runProcess: empty argv");
+    await expect(runProcess({ argv: [] })).rejects.toThrow("empty argv");
   });
 
   it("stops a running child quickly when aborted", async () => {

@@ -58,10 +58,26 @@ export function describeCommand(argv: readonly string[], secrets: readonly strin
 }
 
 export function runProcess(options: RunOptions): Promise<RunResult> {
+  return startProcess(options).done;
+}
+
+export interface StartedProcess {
+  /** The child's stdout as a stream, when `streamStdout` was asked for; otherwise null. */
+  stdout: Readable | null;
+  done: Promise<RunResult>;
+}
+
+/**
+ * Starts a process. With `streamStdout`, its stdout is handed to the caller (to pipe into another
+ * process) instead of being collected; stderr is always drained, so a pipe cannot deadlock on it.
+ */
+export function startProcess(options: RunOptions & { streamStdout?: boolean }): StartedProcess {
   const [command, ...args] = options.argv;
-  if (command === undefined) return Promise.reject(new Error("runProcess: empty argv"));
+  if (command === undefined)
+    return { stdout: null, done: Promise.reject(new Error("startProcess: empty argv")) };
   const started = Date.now();
-  return new Promise<RunResult>((resolve, reject) => {
+  let streamed: Readable | null = null;
+  const done = new Promise<RunResult>((resolve, reject) => {
     const child = spawn(command, args, {
       env: options.env ?? process.env,
       cwd: options.cwd,
@@ -98,17 +114,19 @@ export function runProcess(options: RunOptions): Promise<RunResult> {
           }, options.timeoutMs)
         : undefined;
 
-    child.stdout?.on("data", (chunk: Buffer) => {
-      stdoutBytes += chunk.length;
-      if (options.maxStdoutBytes !== undefined && stdoutBytes > options.maxStdoutBytes) {
-        if (!overflow) {
-          overflow = true;
-          stop();
+    if (options.streamStdout) streamed = child.stdout;
+    else
+      child.stdout?.on("data", (chunk: Buffer) => {
+        stdoutBytes += chunk.length;
+        if (options.maxStdoutBytes !== undefined && stdoutBytes > options.maxStdoutBytes) {
+          if (!overflow) {
+            overflow = true;
+            stop();
+          }
+          return;
         }
-        return;
-      }
-      stdoutChunks.push(chunk);
-    });
+        stdoutChunks.push(chunk);
+      });
     child.stderr?.on("data", (chunk: Buffer) => {
       const text = chunk.toString("utf8");
       options.onStderr?.(text);
@@ -150,6 +168,7 @@ export function runProcess(options: RunOptions): Promise<RunResult> {
       options.signal?.removeEventListener("abort", onAbort);
     }
   });
+  return { stdout: streamed, done };
 }
 
 /** The last few non-empty lines of a stderr tail, for one-line error messages. */

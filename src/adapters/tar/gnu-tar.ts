@@ -1,0 +1,88 @@
+// GNU tar for the legacy TAR format: pure argv builders, and the streaming writer and reader
+// that connect tar to kopia without a temporary copy on disk.
+import type { Readable } from "node:stream";
+import { ExternalError } from "../../domain/errors.js";
+import { describeCommand, lastLines, startProcess } from "../process/runner.js";
+import { createTarGuard, UnsafeTarMemberError } from "./tar-guard.js";
+
+/**
+ * The contract's writer flags, without `--mtime=@0 --clamp-mtime` (the older tool's mistake that
+ * set every member's mtime to 1970) and with `--sparse` (holes stay holes): the stream stays
+ * readable by the older tool's `tar -xpf`, and mtimes and sparse files survive.
+ */
+export function tarCreateArgs(dir: string, excludes: readonly string[] = []): string[] {
+  return [
+    "tar",
+    "-cf",
+    "-",
+    "--numeric-owner",
+    "--xattrs",
+    "--acls",
+    "--one-file-system",
+    "--sparse",
+    "--sort=name",
+    ...excludes.map((pattern) => `--exclude=${pattern}`),
+    "-C",
+    dir,
+    ".",
+  ];
+}
+
+/** Extraction with owners, modes, xattrs (all namespaces, so file capabilities too) and ACLs. */
+export function tarExtractArgs(dir: string): string[] {
+  return ["tar", "-xpf", "-", "--numeric-owner", "--xattrs", "--xattrs-include=*", "--acls", "-C", dir];
+}
+
+/** The name of the single file a TAR-format volume snapshot holds. */
+export function tarEntryName(unit: string, volume: string): string {
+  return `volumes/${unit}/${volume}`;
+}
+
+export interface TarWriter {
+  stream: Readable;
+  /** Resolves when tar has finished; rejects when it failed (the archive is then incomplete). */
+  done: Promise<void>;
+}
+
+/** Starts `tar -c` of a directory; its stdout is the archive. */
+export function startTarWriter(dir: string, excludes: readonly string[], signal?: AbortSignal): TarWriter {
+  const argv = tarCreateArgs(dir, excludes);
+  const started = startProcess({ argv, streamStdout: true, ...(signal ? { signal } : {}) });
+  if (!started.stdout) throw new Error("tar: no stdout");
+  const done = started.done.then((result) => {
+    if (result.exitCode !== 0)
+      throw new ExternalError(`tar failed (exit ${result.exitCode ?? result.signal}): ${lastLines(result.stderrTail)}`, {
+        command: describeCommand(argv),
+        exitCode: result.exitCode,
+        stderrTail: result.stderrTail,
+      });
+  });
+  return { stream: started.stdout, done };
+}
+
+/**
+ * Extracts an archive stream into dir (which exists and is empty) through the guard: a member
+ * that would land outside dir (absolute, "..", through a symlink) stops the extraction before
+ * tar sees it.
+ */
+export async function extractTar(archive: Readable, dir: string, signal?: AbortSignal): Promise<void> {
+  const guard = createTarGuard();
+  let refused: Error | undefined;
+  guard.on("error", (error: Error) => {
+    refused = error;
+  });
+  archive.on("error", (error: Error) => guard.destroy(error));
+  archive.pipe(guard);
+  const argv = tarExtractArgs(dir);
+  const result = await startProcess({ argv, stdin: guard, ...(signal ? { signal } : {}) }).done;
+  // Set by the guard's error handler while tar ran.
+  const refusal = refused as Error | undefined;
+  if (refusal instanceof UnsafeTarMemberError) throw new ExternalError(`unsafe TAR backup: ${refusal.message}`);
+  if (refusal) throw refusal;
+  if (result.exitCode !== 0)
+    throw new ExternalError(`tar failed (exit ${result.exitCode ?? result.signal}): ${lastLines(result.stderrTail)}`, {
+      command: describeCommand(argv),
+      exitCode: result.exitCode,
+      stderrTail: result.stderrTail,
+    });
+}
