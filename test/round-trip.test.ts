@@ -61,7 +61,7 @@ describe.each(["direct", "tar"] as const)("round trip in the %s format", (format
     const result = await ws.run(["backup", "--unit", unit, "--backup-format", format, "--json"], {
       timeoutMs: 900_000,
     });
-    expect(result.code, result.stderr).toBe(0);
+    expect(result.code, result.stderr + result.stdout).toBe(0);
     const report = JSON.parse(result.stdout) as {
       units: { status: string; backupId: string; items: { format: string }[] }[];
     };
@@ -83,7 +83,7 @@ describe.each(["direct", "tar"] as const)("round trip in the %s format", (format
     const result = await ws.run(["restore", "--unit", unit, "--backup-id", backupId, "--yes", "--json"], {
       timeoutMs: 900_000,
     });
-    expect(result.code, result.stderr).toBe(0);
+    expect(result.code, result.stderr + result.stdout).toBe(0);
     expectSameTree(await fidelityManifest(data), before);
     expect(await allocatedBytes(path.join(data, "sparse.img"))).toBeLessThanOrEqual(sparseAllocated);
     expect(await docker("inspect", "--format", "{{.State.Status}}", unit)).toBe("running");
@@ -95,7 +95,7 @@ describe.each(["direct", "tar"] as const)("round trip in the %s format", (format
     const result = await ws.run(["restore", "--unit", unit, "--backup-id", backupId, "--yes"], {
       timeoutMs: 900_000,
     });
-    expect(result.code, result.stderr).toBe(0);
+    expect(result.code, result.stderr + result.stdout).toBe(0);
     data = await mountpoint();
     expect(
       JSON.parse(await docker("volume", "inspect", "--format", "{{json .Labels}}", volume))[TEST_LABEL],

@@ -51,11 +51,14 @@ export function startTarWriter(dir: string, excludes: readonly string[], signal?
   if (!started.stdout) throw new Error("tar: no stdout");
   const done = started.done.then((result) => {
     if (result.exitCode !== 0)
-      throw new ExternalError(`tar failed (exit ${result.exitCode ?? result.signal}): ${lastLines(result.stderrTail)}`, {
-        command: describeCommand(argv),
-        exitCode: result.exitCode,
-        stderrTail: result.stderrTail,
-      });
+      throw new ExternalError(
+        `tar failed (exit ${result.exitCode ?? result.signal}): ${lastLines(result.stderrTail)}`,
+        {
+          command: describeCommand(argv),
+          exitCode: result.exitCode,
+          stderrTail: result.stderrTail,
+        },
+      );
   });
   return { stream: started.stdout, done };
 }
@@ -77,12 +80,16 @@ export async function extractTar(archive: Readable, dir: string, signal?: AbortS
   const result = await startProcess({ argv, stdin: guard, ...(signal ? { signal } : {}) }).done;
   // Set by the guard's error handler while tar ran.
   const refusal = refused as Error | undefined;
-  if (refusal instanceof UnsafeTarMemberError) throw new ExternalError(`unsafe TAR backup: ${refusal.message}`);
+  if (refusal instanceof UnsafeTarMemberError)
+    throw new ExternalError(`unsafe TAR backup: ${refusal.message}`);
   if (refusal) throw refusal;
   if (result.exitCode !== 0)
-    throw new ExternalError(`tar failed (exit ${result.exitCode ?? result.signal}): ${lastLines(result.stderrTail)}`, {
-      command: describeCommand(argv),
-      exitCode: result.exitCode,
-      stderrTail: result.stderrTail,
-    });
+    throw new ExternalError(
+      `tar failed (exit ${result.exitCode ?? result.signal}): ${lastLines(result.stderrTail)}`,
+      {
+        command: describeCommand(argv),
+        exitCode: result.exitCode,
+        stderrTail: result.stderrTail,
+      },
+    );
 }

@@ -94,6 +94,10 @@ function isSpace(byte: number | undefined): boolean {
   return byte === 0x20 || (byte !== undefined && byte >= 0x09 && byte <= 0x0d);
 }
 
+function isDigit(byte: number | undefined): boolean {
+  return byte !== undefined && byte >= 0x30 && byte <= 0x39;
+}
+
 function isOctal(byte: number | undefined): boolean {
   return byte !== undefined && byte >= 0x30 && byte <= 0x37;
 }
@@ -104,7 +108,12 @@ function isOctal(byte: number | undefined): boolean {
  * 0x80 byte followed by big-endian bytes. Negative base-256 and the 1999 base-64 encoding are
  * undefined (tar fails on the first and no writer in use makes the second), as is anything else.
  */
-function parseNumericField(block: Buffer, offset: number, length: number, octalOnly: boolean): number | undefined {
+function parseNumericField(
+  block: Buffer,
+  offset: number,
+  length: number,
+  octalOnly: boolean,
+): number | undefined {
   const lim = offset + length;
   let p = offset;
   if (block[p] === 0) p++;
@@ -139,9 +148,9 @@ function parsePaxRecords(data: Buffer): Array<[string, string]> | undefined {
     while (p < end && (data[p] === 0x20 || data[p] === 0x09)) p++;
     // tar stops quietly at a NUL (or the end): what follows is never read.
     if (p >= end || data[p] === 0) break;
-    if (!(data[p] !== undefined && (data[p] ?? 0) >= 0x30 && (data[p] ?? 0) <= 0x39)) return undefined;
+    if (!isDigit(data[p])) return undefined;
     let length = 0;
-    while (p < end && (data[p] ?? 0) >= 0x30 && (data[p] ?? 0) <= 0x39) {
+    while (p < end && isDigit(data[p])) {
       length = length * 10 + ((data[p] ?? 0x30) - 0x30);
       if (length > end) return undefined;
       p++;
@@ -164,7 +173,9 @@ function parsePaxRecords(data: Buffer): Array<[string, string]> | undefined {
 
 /** Keywords that change a member's name, link target or data layout. */
 function isLayoutKeyword(keyword: string): boolean {
-  return keyword === "path" || keyword === "linkpath" || keyword === "size" || keyword.startsWith("GNU.sparse.");
+  return (
+    keyword === "path" || keyword === "linkpath" || keyword === "size" || keyword.startsWith("GNU.sparse.")
+  );
 }
 
 const SYMLINK = 0x32; // '2'
@@ -192,7 +203,26 @@ interface PaxOverrides {
   path?: string;
   linkpath?: string;
   size?: number;
+  /** GNU.sparse.name: the real name of a sparse member (PAX sparse formats), which tar extracts to. */
+  sparseName?: string;
 }
+
+/**
+ * PAX sparse keys (formats 0.0, 0.1 and 1.0, as `tar --sparse` writes them). Their map lives in
+ * the PAX header or at the start of the member's data, which tar reads as `size` bytes like any
+ * file's data, so the layout is known; the real name (GNU.sparse.name) is checked like a path.
+ */
+const SPARSE_KEYS = new Set([
+  "GNU.sparse.major",
+  "GNU.sparse.minor",
+  "GNU.sparse.name",
+  "GNU.sparse.realsize",
+  "GNU.sparse.size",
+  "GNU.sparse.numblocks",
+  "GNU.sparse.offset",
+  "GNU.sparse.numbytes",
+  "GNU.sparse.map",
+]);
 
 class TarGuard extends Transform {
   private phase: Phase = "header";
@@ -384,7 +414,9 @@ class TarGuard extends Transform {
     }
     const overrides: PaxOverrides = {};
     for (const [keyword, value] of records) {
-      if (keyword.startsWith("GNU.sparse.")) this.refuse(name, "it is a sparse file, which the guard does not support");
+      if (keyword === "GNU.sparse.name") overrides.sparseName = value;
+      else if (keyword.startsWith("GNU.sparse.") && !SPARSE_KEYS.has(keyword))
+        this.refuse(name, `its PAX header has the unknown sparse key ${show(keyword)}`);
       if (keyword === "path") overrides.path = value;
       else if (keyword === "linkpath") overrides.linkpath = value;
       else if (keyword === "size") {
@@ -403,7 +435,15 @@ class TarGuard extends Transform {
     // The ustar prefix counts only with the POSIX magic "ustar\0" (GNU's "ustar  " has atime there).
     if (block[345] !== 0 && block.toString("latin1", 257, 263) === "ustar\0")
       ustarName = `${cString(block, 345, 500)}/${ustarName}`;
-    const name = this.pax?.path ?? this.longName ?? ustarName;
+    const headerName = this.pax?.path ?? this.longName ?? ustarName;
+    // A sparse member is extracted under its real name: that is the one that must be safe
+    // (the placeholder name, "GNUSparseFile.N/x", is checked as well).
+    const sparseName = this.pax?.sparseName;
+    if (sparseName !== undefined) {
+      const placeholderProblem = findPathProblem(headerName, this.symlinks);
+      if (placeholderProblem) this.refuse(headerName, describeProblem(placeholderProblem, show));
+    }
+    const name = sparseName ?? headerName;
     const linkTarget = this.pax?.linkpath ?? this.longLink ?? cString(block, 157, 257);
     // GNU tar gives hard links no data unless a PAX size says otherwise; it ignores their size field.
     let size = type === HARDLINK ? 0 : this.sizeField(block, name);
@@ -417,7 +457,8 @@ class TarGuard extends Transform {
     if (problem) this.refuse(name, describeProblem(problem, show));
     const path = normalizePath(name);
     if (path === "" && type !== DIRECTORY) this.refuse(name, "it would replace the target directory");
-    if (type !== SYMLINK && this.symlinks.has(path)) this.refuse(name, `it would replace the symlink ${show(path)}`);
+    if (type !== SYMLINK && this.symlinks.has(path))
+      this.refuse(name, `it would replace the symlink ${show(path)}`);
     if (size !== 0 && (NO_DATA_TYPES.has(type) || (REGULAR_TYPES.has(type) && name.endsWith("/"))))
       this.refuse(name, `it claims ${size} bytes of data, which GNU tar would not read for its type`);
 
