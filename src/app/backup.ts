@@ -5,7 +5,8 @@ import { collectFsMetadata, findNonUtf8Names } from "../adapters/fs/metadata.js"
 import { treeSize } from "../adapters/fs/tree.js";
 import { findOpenFiles } from "../adapters/host/open-files.js";
 import { startTarWriter, tarEntryName } from "../adapters/tar/gnu-tar.js";
-import { errorMessage, InterruptedError, UsageError } from "../domain/errors.js";
+import { rebaseArchive } from "../adapters/tar/rebase.js";
+import { ExternalError, errorMessage, InterruptedError, UsageError } from "../domain/errors.js";
 import { EXCLUDE_LABEL, mergeExcludes, parseExcludeLabel, tarExcludePattern } from "../domain/excludes.js";
 import { FS_METADATA_FILE, type FsMetadata, fsMetadataSourcePath } from "../domain/fs-metadata.js";
 import type { BackupFormat, BackupScope, BackupUnit, Container } from "../domain/model.js";
@@ -30,6 +31,8 @@ export interface SnapshotItemResult {
   format: "direct" | "tar";
   /** Patterns left out of the snapshot. */
   excludes: string[];
+  /** Why this volume is read through the Engine API in the TAR format (no readable host path). */
+  fallbackReason?: string;
   snapshotId?: string;
   sizeBytes: number;
   durationMs?: number;
@@ -151,7 +154,7 @@ export async function runBackup(ctx: Context, request: BackupRequest): Promise<B
             format: i.format,
             excludes: i.excludes,
             sizeBytes: 0,
-            ...(i.formatReason ? { error: `falls back to TAR: ${i.formatReason}` } : {}),
+            ...(i.formatReason ? { fallbackReason: i.formatReason } : {}),
           })),
           stopped: plan.stop.map((c) => c.name),
           notRestarted: [],
@@ -214,12 +217,6 @@ async function backupUnit(
     downtimeMs: 0,
     warnings: [],
   };
-  const unreachable = items.find((i) => i.formatReason !== undefined);
-  if (unreachable) {
-    result.status = "failed";
-    result.error = `${unreachable.kind} ${unreachable.name} has no readable host path (${unreachable.formatReason}); backing it up through the Engine API is not supported yet`;
-    return result;
-  }
   // Names that are not valid UTF-8 would be mangled by Kopia: such a volume is written as TAR,
   // which keeps them; a bind mount cannot be, so the unit fails before anything is stopped.
   for (const item of items) {
@@ -276,12 +273,16 @@ async function backupUnit(
         path: item.path,
         format: item.format,
         excludes: item.excludes,
+        ...(item.formatReason ? { fallbackReason: item.formatReason } : {}),
         sizeBytes,
       };
       result.items.push(itemResult);
       log.info(`snapshot ${item.kind} ${item.name}`);
       if (item.format === "tar") {
-        itemResult.snapshotId = await snapshotTar(ctx, unit, item, sizeBytes);
+        itemResult.snapshotId =
+          item.formatReason !== undefined
+            ? await snapshotTarThroughEngine(ctx, unit, item, sizeBytes)
+            : await snapshotTar(ctx, unit, item, sizeBytes);
         itemResult.durationMs = Date.now() - started;
         continue;
       }
@@ -399,4 +400,46 @@ async function snapshotTar(
 
 function retagFormat(tags: (sizeBytes: number) => Tags, format: BackupFormat): (sizeBytes: number) => Tags {
   return (sizeBytes) => ({ ...tags(sizeBytes), backup_format: format });
+}
+
+/**
+ * The fallback for a volume whose data has no readable host path (a volume plugin, an NFS mount,
+ * or kopi-docka running where /var/lib/docker is not visible): the Engine API's archive of the
+ * volume's mount in one of the unit's (stopped) containers, re-rooted to the TAR format's "./…".
+ */
+async function snapshotTarThroughEngine(
+  ctx: Context,
+  unit: BackupUnit,
+  item: PlannedItem,
+  sizeBytes: number,
+): Promise<string> {
+  const holder = unit.containers.find((c) =>
+    c.mounts.some((m) => m.kind === "volume" && m.name === item.name),
+  );
+  const mount = holder?.mounts.find((m) => m.kind === "volume" && m.name === item.name);
+  if (!holder || !mount) throw new ExternalError(`no container of ${unit.name} mounts volume ${item.name}`);
+  const archive = await ctx.docker.archive(holder.id, mount.destination);
+  const rebased = rebaseArchive(archive, { excludes: item.excludes });
+  const failed = rebased.done.then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+  const record = await ctx.kopia.snapshotCreate(
+    "-",
+    {
+      tags: item.tags(sizeBytes),
+      stdinFile: tarEntryName(unit.name, item.name),
+      overrideSource: tarSourcePath(unit.name, item.name),
+    },
+    ctx.signal,
+    rebased.stream,
+  );
+  const error = await failed;
+  if (error) {
+    await ctx.kopia.deleteSnapshots([record.id]).catch(() => undefined);
+    throw new ExternalError(
+      `reading volume ${item.name} through the Engine API failed: ${errorMessage(error)}`,
+    );
+  }
+  return record.id;
 }

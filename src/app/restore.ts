@@ -10,7 +10,7 @@ import {
   swapBack,
   swapIn,
 } from "../adapters/fs/swap.js";
-import { isEmptyOrMissing } from "../adapters/fs/tree.js";
+import { isEmptyOrMissing, unreadableReason } from "../adapters/fs/tree.js";
 import { extractTar, tarEntryName } from "../adapters/tar/gnu-tar.js";
 import { ExternalError, errorMessage, InterruptedError, UsageError } from "../domain/errors.js";
 import { FS_METADATA_FILE } from "../domain/fs-metadata.js";
@@ -247,6 +247,11 @@ export async function runRestore(ctx: Context, request: RestoreRequest): Promise
           `volume ${item.name} has no host path here; restoring it needs the TAR fallback, which this version does not have yet`,
         );
     }
+    const hidden = item.kind === "volume" ? await unreadableReason(item.target) : undefined;
+    if (hidden)
+      throw new UsageError(
+        `volume ${item.name} has no readable host path here (${hidden}); restoring through the Engine API is not supported yet: restore it with --to-dir, or run kopi-docka where the volume's data is visible`,
+      );
     for (const line of await repairInterruptedSwap(item.target)) ctx.log.warn(line);
   }
 

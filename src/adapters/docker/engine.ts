@@ -184,6 +184,17 @@ export class DockerEngine {
     };
   }
 
+  /**
+   * A tar archive of a path inside a container (running or stopped), from the Engine API. Its
+   * entries start with the path's base name ("data/…"). No helper image is needed.
+   */
+  async archive(id: string, containerPath: string): Promise<import("node:stream").Readable> {
+    const stream = await this.call(`reading ${containerPath} of container ${id}`, () =>
+      this.docker.getContainer(id).getArchive({ path: containerPath }),
+    );
+    return stream as unknown as import("node:stream").Readable;
+  }
+
   /** Stops a container, giving it `timeoutSeconds` before the engine kills it. Already stopped is fine. */
   async stop(id: string, timeoutSeconds: number): Promise<void> {
     try {

@@ -45,8 +45,11 @@ export function registerBackup(program: Command, helpers: CommandHelpers): void 
             for (const u of report.units) {
               if (report.dryRun) {
                 lines.push(`${u.unit}: would stop ${u.stopped.join(", ") || "nothing"}`);
-                for (const i of u.items)
-                  lines.push(`  ${i.kind} ${i.name} (${i.format})${i.error ? `: ${i.error}` : ""}`);
+                for (const i of u.items) {
+                  const via = i.fallbackReason ? `, through the Engine API: ${i.fallbackReason}` : "";
+                  const excluding = i.excludes.length > 0 ? ` excluding ${i.excludes.join(", ")}` : "";
+                  lines.push(`  ${i.kind} ${i.name} (${i.format}${via})${excluding}`);
+                }
                 continue;
               }
               const size = u.items.reduce((sum, i) => sum + i.sizeBytes, 0);
