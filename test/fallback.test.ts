@@ -7,7 +7,7 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CLI, type CliResult, createWorkspace, type Workspace } from "./helpers/cli.js";
-import { containerStartedAt, createVolume, docker, removeLabelled, runContainer } from "./helpers/docker.js";
+import { createVolume, docker, removeLabelled, runContainer } from "./helpers/docker.js";
 import { manifest } from "./helpers/tree.js";
 
 const id = randomUUID().slice(0, 8);
@@ -17,6 +17,7 @@ const volume = `${unit}-data`;
 let ws: Workspace;
 let data: string;
 let before: Awaited<ReturnType<typeof manifest>>;
+let tarBackupId = "";
 
 /** Runs kopi-docka where /var/lib/docker is not visible (a private mount namespace with a tmpfs over it). */
 function runHidden(args: string[]): Promise<CliResult> {
@@ -94,24 +95,49 @@ describe("volumes without a readable host path", () => {
       units: { status: string; items: { format: string; fallbackReason?: string; excludes: string[] }[] }[];
     };
     expect(report.units[0]?.status).toBe("ok");
+    tarBackupId = (report.units[0] as unknown as { backupId: string }).backupId;
     expect(report.units[0]?.items[0]).toMatchObject({ format: "tar", excludes: ["*.log"] });
     expect(report.units[0]?.items[0]?.fallbackReason).toMatch(/not visible/);
     expect(await docker("inspect", "--format", "{{.State.Status}}", unit)).toBe("running");
   });
 
-  it("refuses to restore where the data is not visible, stopping nothing", async () => {
-    const startedAt = await containerStartedAt(unit);
-    const result = await runHidden(["restore", "--unit", unit, "--yes"]);
-    expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/no readable host path here/);
-    expect(await containerStartedAt(unit)).toBe(startedAt);
+  it("restores it the same way, through the Engine API, where the data is not visible", async () => {
+    await fs.writeFile(path.join(data, "db", "table.dat"), "changed\n");
+    await fs.writeFile(path.join(data, ".stray"), "not in the backup\n");
+    const result = await runHidden(["restore", "--unit", unit, "--yes", "--json"]);
+    expect(result.code, result.stderr + result.stdout).toBe(0);
+    expect(JSON.parse(result.stdout).items[0]).toMatchObject({
+      via: "engine",
+      format: "tar",
+      restored: true,
+    });
+    const { "debug.log": _excluded, ...expected } = before;
+    expect(await manifest(data, { times: false })).toEqual(expected);
+    expect(await docker("inspect", "--format", "{{.State.Status}}", unit)).toBe("running");
+    expect(await docker("ps", "-aq", "--filter", "label=kopi-docka.helper")).toBe("");
+  });
+
+  it("restores a direct snapshot through the Engine API too", async () => {
+    const backup = await ws.run(["backup", "--unit", unit, "--json"]);
+    expect(backup.code, backup.stderr).toBe(0);
+    await fs.writeFile(path.join(data, "db", "table.dat"), "changed again\n");
+    await fs.rm(path.join(data, "current"));
+    const result = await runHidden(["restore", "--unit", unit, "--yes", "--json"]);
+    expect(result.code, result.stderr + result.stdout).toBe(0);
+    expect(JSON.parse(result.stdout).items[0]).toMatchObject({
+      via: "engine",
+      format: "direct",
+      restored: true,
+    });
+    const { "debug.log": _excluded, ...expected } = before;
+    expect(await manifest(data, { times: false })).toEqual(expected);
   });
 
   it("restores that TAR snapshot into the local volume: same tree without the excluded log", async () => {
     await fs.writeFile(path.join(data, "db", "table.dat"), "changed\n");
-    const result = await ws.run(["restore", "--unit", unit, "--yes"]);
+    const result = await ws.run(["restore", "--unit", unit, "--backup-id", tarBackupId, "--yes"]);
     expect(result.code, result.stderr).toBe(0);
-    const { ["debug.log"]: _excluded, ...expected } = before;
+    const { "debug.log": _excluded, ...expected } = before;
     expect(await manifest(data, { times: false })).toEqual(expected);
     const linked = await Promise.all([
       fs.stat(path.join(data, "db", "table.dat")),

@@ -26,7 +26,7 @@ function onTerminal(
     const onData = (chunk: Buffer) => {
       screen += chunk.toString();
       const next = pending[0];
-      if (next && next[0].test(screen)) {
+      if (next?.[0].test(screen)) {
         pending.shift();
         setTimeout(() => child.stdin.write(next[1]), 100);
       }

@@ -1,5 +1,6 @@
 // The restore use case: a unit's data back from a restore point, all of it or nothing.
 import { promises as fs } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { applyFsMetadataFull, parseFsMetadata } from "../adapters/fs/metadata.js";
 import {
@@ -11,7 +12,10 @@ import {
   swapIn,
 } from "../adapters/fs/swap.js";
 import { isEmptyOrMissing, unreadableReason } from "../adapters/fs/tree.js";
-import { extractTar, tarEntryName } from "../adapters/tar/gnu-tar.js";
+import type { DirectoryEntry } from "../adapters/kopia/kopia-client.js";
+import { extractTar, startTarWriter, tarEntryName } from "../adapters/tar/gnu-tar.js";
+import { type ArchiveRoot, rebaseArchive } from "../adapters/tar/rebase.js";
+import { createTarGuard } from "../adapters/tar/tar-guard.js";
 import { ExternalError, errorMessage, InterruptedError, UsageError } from "../domain/errors.js";
 import { FS_METADATA_FILE } from "../domain/fs-metadata.js";
 import { type Container, isRunning } from "../domain/model.js";
@@ -20,6 +24,17 @@ import { startOrder } from "../domain/start-order.js";
 import { decodeJsonTag } from "../domain/tags.js";
 import { startContainers, stopContainers } from "./containers.js";
 import type { Context } from "./context.js";
+import {
+  discardStagingScript,
+  dropSafetyScript,
+  helperImageFor,
+  prepareScript,
+  runInVolume,
+  STAGING_DIR,
+  stageIntoVolume,
+  swapBackScript,
+  swapScript,
+} from "./engine-volume.js";
 import { listRestorePoints } from "./snapshots.js";
 
 export interface RestoreRequest {
@@ -37,8 +52,10 @@ export interface RestorePlanItem {
   name: string;
   snapshotId: string;
   format: "direct" | "tar";
-  /** Host path the data goes to. */
+  /** Host path the data goes to (for a volume, its mountpoint). */
   target: string;
+  /** How the data is put in place: on the host, or through the Engine API (no readable host path). */
+  via?: "host" | "engine";
 }
 
 export interface RestorePlan {
@@ -126,13 +143,13 @@ async function restoreItemInto(
   }
 }
 
-async function restoreTarInto(
+/** The one file of a TAR-format snapshot: `volumes/<unit>/<volume>` (or its only file). */
+async function tarArchiveEntry(
   ctx: Context,
   point: RestorePoint,
+  source: RestorePointItem | undefined,
   item: RestorePlanItem,
-  dir: string,
-): Promise<void> {
-  const source = point.items.find((i) => i.snapshotId === item.snapshotId);
+): Promise<DirectoryEntry> {
   if (!source)
     throw new ExternalError(`snapshot ${item.snapshotId} is not part of restore point ${point.backupId}`);
   const expected = tarEntryName(
@@ -144,6 +161,17 @@ async function restoreTarInto(
   );
   const entry = files.find((e) => e.name === expected) ?? (files.length === 1 ? files[0] : undefined);
   if (!entry) throw new ExternalError(`TAR snapshot ${item.snapshotId} holds no archive named ${expected}`);
+  return entry;
+}
+
+async function restoreTarInto(
+  ctx: Context,
+  point: RestorePoint,
+  item: RestorePlanItem,
+  dir: string,
+): Promise<void> {
+  const source = point.items.find((i) => i.snapshotId === item.snapshotId);
+  const entry = await tarArchiveEntry(ctx, point, source, item);
   await fs.mkdir(dir, { mode: 0o700 });
   const show = ctx.kopia.showStream(entry.objectId, ctx.signal);
   await Promise.all([extractTar(show.stdout, dir, ctx.signal), show.done]);
@@ -235,6 +263,8 @@ export async function runRestore(ctx: Context, request: RestoreRequest): Promise
   const plan: RestorePlan = { point, items: planItems, stops: [...affected].reverse().map((c) => c.name) };
   if (!(await request.confirm(plan))) return { ...report, status: "cancelled" };
 
+  // Where each item goes: a host path swapped locally, or a volume reached through the Engine API.
+  const targets: DataTarget[] = [];
   for (const item of planItems) {
     if (item.kind === "volume") {
       item.target = await volumeTarget(
@@ -242,18 +272,22 @@ export async function runRestore(ctx: Context, request: RestoreRequest): Promise
         chosen.find((c) => c.kind === "volume" && c.name === item.name) as RestorePointItem,
         true,
       );
-      if (!item.target)
-        throw new UsageError(
-          `volume ${item.name} has no host path here; restoring it needs the TAR fallback, which this version does not have yet`,
-        );
+      const hidden = await unreadableReason(item.target);
+      if (hidden) {
+        const image = helperImageFor(containers, item.name);
+        if (!image)
+          throw new UsageError(
+            `volume ${item.name} has no readable host path here (${hidden}) and no container mounts it, so it cannot be reached through the Engine API: create the unit's containers first, or restore it with --to-dir`,
+          );
+        item.via = "engine";
+        targets.push(engineTarget(ctx, point, item, image));
+        continue;
+      }
     }
-    const hidden = item.kind === "volume" ? await unreadableReason(item.target) : undefined;
-    if (hidden)
-      throw new UsageError(
-        `volume ${item.name} has no readable host path here (${hidden}); restoring through the Engine API is not supported yet: restore it with --to-dir, or run kopi-docka where the volume's data is visible`,
-      );
-    for (const line of await repairInterruptedSwap(item.target)) ctx.log.warn(line);
+    item.via = "host";
+    targets.push(hostTarget(ctx, point, item));
   }
+  for (const target of targets) await target.prepare();
 
   const stop = await stopContainers(
     ctx.docker,
@@ -262,31 +296,28 @@ export async function runRestore(ctx: Context, request: RestoreRequest): Promise
     ctx.log,
   );
   report.stopped = stop.stopped.map((c) => c.name);
-  const swaps: Swap[] = [];
+  const swapped: DataTarget[] = [];
   try {
     if (stop.error) throw new Error(stop.error);
     // 1. Every item is restored beside its target; nothing current is touched yet.
-    for (const item of planItems) {
-      ctx.log.info(`restoring ${item.kind} ${item.name} into ${item.target}`);
-      await fs.mkdir(path.dirname(item.target), { recursive: true });
-      await fs.rm(stagingPath(item.target), { recursive: true, force: true });
-      await restoreItemInto(ctx, point, item, stagingPath(item.target));
-    }
+    for (const target of targets) await target.stage();
     if (ctx.signal.aborted) throw ctx.signal.reason;
     // 2. All staged: swap them in. A failing swap puts back the ones already done.
-    for (const item of planItems) swaps.push(await swapIn(item.target));
-    for (const swap of swaps) await dropSafetyCopy(swap);
+    for (const target of targets) {
+      await target.swapIn();
+      swapped.push(target);
+    }
+    for (const target of targets) await target.dropSafety();
     report.items = planItems.map((i) => ({ ...i, restored: true }));
   } catch (error) {
-    for (const swap of swaps.reverse()) {
-      await swapBack(swap).catch((e: unknown) =>
-        ctx.log.warn(`could not undo the swap of ${swap.target}: ${errorMessage(e)}`),
-      );
+    for (const target of swapped.reverse()) {
+      await target
+        .swapBack()
+        .catch((e: unknown) =>
+          ctx.log.warn(`could not undo the swap of ${target.describe}: ${errorMessage(e)}`),
+        );
     }
-    for (const item of planItems) {
-      if (item.target)
-        await fs.rm(stagingPath(item.target), { recursive: true, force: true }).catch(() => {});
-    }
+    for (const target of targets) await target.discard().catch(() => {});
     report.items = planItems.map((i) => ({ ...i, restored: false }));
     const interrupted = error instanceof InterruptedError || ctx.signal.aborted;
     report.status = interrupted ? "interrupted" : "failed";
@@ -305,4 +336,107 @@ export async function runRestore(ctx: Context, request: RestoreRequest): Promise
     report.error = `data restored, but ${report.notRestarted.map((p) => `${p.container} (${p.reason})`).join(", ")} did not come back`;
   }
   return report;
+}
+
+/** One item's destination: staged beside the current data, then swapped in, all or nothing. */
+interface DataTarget {
+  describe: string;
+  /** Checks and clean-up while the containers still run. */
+  prepare(): Promise<void>;
+  stage(): Promise<void>;
+  swapIn(): Promise<void>;
+  swapBack(): Promise<void>;
+  dropSafety(): Promise<void>;
+  discard(): Promise<void>;
+}
+
+function hostTarget(ctx: Context, point: RestorePoint, item: RestorePlanItem): DataTarget {
+  let swap: Swap | undefined;
+  return {
+    describe: item.target,
+    async prepare() {
+      for (const line of await repairInterruptedSwap(item.target)) ctx.log.warn(line);
+    },
+    async stage() {
+      ctx.log.info(`restoring ${item.kind} ${item.name} into ${item.target}`);
+      await fs.mkdir(path.dirname(item.target), { recursive: true });
+      await fs.rm(stagingPath(item.target), { recursive: true, force: true });
+      await restoreItemInto(ctx, point, item, stagingPath(item.target));
+    },
+    async swapIn() {
+      swap = await swapIn(item.target);
+    },
+    async swapBack() {
+      if (swap) await swapBack(swap);
+    },
+    async dropSafety() {
+      if (swap) await dropSafetyCopy(swap);
+    },
+    async discard() {
+      await fs.rm(stagingPath(item.target), { recursive: true, force: true });
+    },
+  };
+}
+
+function engineTarget(ctx: Context, point: RestorePoint, item: RestorePlanItem, image: string): DataTarget {
+  let root: ArchiveRoot | undefined;
+  const volume = item.name;
+  return {
+    describe: `volume ${volume} (through the Engine API)`,
+    async prepare() {
+      await runInVolume(ctx, volume, image, prepareScript(), "preparing the restore");
+    },
+    async stage() {
+      ctx.log.info(`restoring volume ${volume} through the Engine API (helper image ${image})`);
+      root = await stageThroughEngine(ctx, point, item, image);
+    },
+    async swapIn() {
+      await runInVolume(ctx, volume, image, swapScript(root), "swapping in the restored data");
+    },
+    async swapBack() {
+      await runInVolume(ctx, volume, image, swapBackScript(), "undoing the swap");
+    },
+    async dropSafety() {
+      await runInVolume(ctx, volume, image, dropSafetyScript(), "removing the old data");
+    },
+    async discard() {
+      await runInVolume(ctx, volume, image, discardStagingScript(), "removing the staged data");
+    },
+  };
+}
+
+/**
+ * Writes the item's content into `.kopi-docka-new/` inside the volume. A TAR snapshot is streamed
+ * from kopia through the member guard; a direct snapshot is restored into a local temporary
+ * directory first (with its metadata record) and archived from there.
+ */
+async function stageThroughEngine(
+  ctx: Context,
+  point: RestorePoint,
+  item: RestorePlanItem,
+  image: string,
+): Promise<ArchiveRoot | undefined> {
+  const rebaseTo = { from: "dot" as const, to: `${STAGING_DIR}/` };
+  if (item.format === "tar") {
+    const source = point.items.find((i) => i.snapshotId === item.snapshotId) as RestorePointItem;
+    const entry = await tarArchiveEntry(ctx, point, source, item);
+    const show = ctx.kopia.showStream(entry.objectId, ctx.signal);
+    const guard = createTarGuard();
+    show.stdout.on("error", (e: Error) => guard.destroy(e));
+    show.stdout.pipe(guard);
+    const rebased = rebaseArchive(guard, rebaseTo);
+    await Promise.all([stageIntoVolume(ctx, item.name, image, rebased.stream), rebased.done, show.done]);
+    return rebased.root();
+  }
+  const temp = await fs.mkdtemp(path.join(os.tmpdir(), "kopi-docka-restore-"));
+  try {
+    const dir = path.join(temp, "data");
+    await restoreItemInto(ctx, point, item, dir);
+    const tar = startTarWriter(dir, [], ctx.signal);
+    const rebased = rebaseArchive(tar.stream, rebaseTo);
+    await Promise.all([stageIntoVolume(ctx, item.name, image, rebased.stream), rebased.done, tar.done]);
+    return rebased.root();
+  } finally {
+    await fs.rm(temp, { recursive: true, force: true });
+  }
 }

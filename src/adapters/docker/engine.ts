@@ -195,6 +195,60 @@ export class DockerEngine {
     return stream as unknown as import("node:stream").Readable;
   }
 
+  /** Extracts a tar stream into a path of a (stopped or created) container: owners and modes as the archive says. */
+  async putArchive(
+    id: string,
+    containerPath: string,
+    archive: import("node:stream").Readable,
+  ): Promise<void> {
+    await this.call(`writing into ${containerPath} of container ${id}`, async () => {
+      await this.docker.getContainer(id).putArchive(archive, { path: containerPath });
+    });
+  }
+
+  /** Creates (does not start) a helper container of a local image with a volume mounted. */
+  async createHelper(options: {
+    image: string;
+    volume: string;
+    mountPath: string;
+    script: string;
+    labels: Record<string, string>;
+  }): Promise<string> {
+    const container = await this.call(`creating a helper container from ${options.image}`, () =>
+      this.docker.createContainer({
+        Image: options.image,
+        Entrypoint: ["sh", "-c"],
+        Cmd: [options.script],
+        User: "0:0",
+        WorkingDir: "/",
+        Labels: options.labels,
+        NetworkDisabled: true,
+        HostConfig: { Binds: [`${options.volume}:${options.mountPath}`], NetworkMode: "none" },
+      }),
+    );
+    return container.id;
+  }
+
+  /** Starts a created helper, waits for it and returns its exit code and output. */
+  async runHelper(id: string): Promise<{ exitCode: number; output: string }> {
+    const container = this.docker.getContainer(id);
+    await this.call("starting a helper container", () => container.start());
+    const result = (await this.call("waiting for a helper container", () => container.wait())) as {
+      StatusCode?: number;
+    };
+    const logs = (await this.call("reading a helper container's output", () =>
+      container.logs({ stdout: true, stderr: true, follow: false }),
+    )) as unknown as Buffer;
+    return { exitCode: result.StatusCode ?? -1, output: demuxLogs(Buffer.from(logs)) };
+  }
+
+  async removeContainer(id: string): Promise<void> {
+    await this.docker
+      .getContainer(id)
+      .remove({ force: true, v: false })
+      .catch(() => undefined);
+  }
+
   /** Stops a container, giving it `timeoutSeconds` before the engine kills it. Already stopped is fine. */
   async stop(id: string, timeoutSeconds: number): Promise<void> {
     try {
@@ -239,4 +293,16 @@ export class DockerEngine {
       await new Promise((r) => setTimeout(r, pollMs));
     }
   }
+}
+
+/** The Engine API multiplexes stdout and stderr of a non-TTY container in 8-byte-headed frames. */
+export function demuxLogs(raw: Buffer): string {
+  const parts: Buffer[] = [];
+  let offset = 0;
+  while (offset + 8 <= raw.length && (raw[offset] === 1 || raw[offset] === 2) && raw[offset + 1] === 0) {
+    const size = raw.readUInt32BE(offset + 4);
+    parts.push(raw.subarray(offset + 8, offset + 8 + size));
+    offset += 8 + size;
+  }
+  return offset === 0 ? raw.toString("utf8") : Buffer.concat(parts).toString("utf8");
 }

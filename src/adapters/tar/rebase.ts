@@ -9,17 +9,34 @@ import { type Header, extract as tarExtract, pack as tarPack } from "tar-stream"
 export interface RebaseOptions {
   /** Gitignore-style patterns, relative to the archive's root. */
   excludes?: readonly string[];
+  /**
+   * How the input names its root: "base-name" ("data/…", the Engine API's archive of /data) or
+   * "dot" ("./…", `tar -C <dir> .`). Default "base-name".
+   */
+  from?: "base-name" | "dot";
+  /** Prefix of the output names (default "./"); for example ".kopi-docka-new/". */
+  to?: string;
 }
 
-/** "data/x/y" → "x/y"; "data" or "data/" → "" (the root). */
-function stripFirst(name: string): string {
-  const clean = name.replace(/^\.\//, "");
+/** The path below the archive's root: "data/x/y" → "x/y" (base-name), "./x/y" → "x/y" (dot); "" for the root. */
+function relativeName(name: string, from: "base-name" | "dot"): string {
+  const clean = name.replace(/^(\.\/)+/, "").replace(/\/+$/, "");
+  if (from === "dot") return clean === "." ? "" : clean;
   const slash = clean.indexOf("/");
-  return slash < 0 ? "" : clean.slice(slash + 1).replace(/\/+$/, "");
+  return slash < 0 ? "" : clean.slice(slash + 1);
+}
+
+/** The root entry's owner and mode, as the archive records them. */
+export interface ArchiveRoot {
+  mode: number;
+  uid: number;
+  gid: number;
 }
 
 export interface RebasedArchive {
   stream: Readable;
+  /** Set once the root entry has gone by. */
+  root: () => ArchiveRoot | undefined;
   /** Resolves when the whole input was read and re-packed; rejects on any error of either side. */
   done: Promise<void>;
 }
@@ -30,8 +47,13 @@ export function rebaseArchive(input: Readable, options: RebaseOptions = {}): Reb
   const pack = tarPack();
   const out = new PassThrough();
   const excludedDirs: string[] = [];
+  const from = options.from ?? "base-name";
+  const to = options.to ?? "./";
+  let root: ArchiveRoot | undefined;
   extract.on("entry", (header, data, next) => {
-    const rel = stripFirst(header.name);
+    const rel = relativeName(header.name, from);
+    if (rel === "" && header.type === "directory")
+      root = { mode: header.mode, uid: header.uid, gid: header.gid };
     const isDir = header.type === "directory";
     const skipped =
       rel !== "" &&
@@ -50,8 +72,10 @@ export function rebaseArchive(input: Readable, options: RebaseOptions = {}): Reb
     }
     const renamed: Header = {
       ...header,
-      name: rel === "" ? "./" : `./${rel}${isDir ? "/" : ""}`,
-      ...(header.type === "link" && header.linkname ? { linkname: `./${stripFirst(header.linkname)}` } : {}),
+      name: rel === "" ? to : `${to}${rel}${isDir ? "/" : ""}`,
+      ...(header.type === "link" && header.linkname
+        ? { linkname: `${to}${relativeName(header.linkname, from)}` }
+        : {}),
       ...(pax && Object.keys(pax).length > 0 ? { pax } : { pax: undefined }),
     };
     const entry = pack.entry(renamed, (error) => {
@@ -63,5 +87,5 @@ export function rebaseArchive(input: Readable, options: RebaseOptions = {}): Reb
   extract.on("finish", () => pack.finalize());
   const done = Promise.all([pipeline(input, extract), pipeline(pack, out)]).then(() => undefined);
   done.catch((error: unknown) => out.destroy(error instanceof Error ? error : new Error(String(error))));
-  return { stream: out, done };
+  return { stream: out, done, root: () => root };
 }
