@@ -95,6 +95,8 @@ describe("doctor and dry-run", () => {
     expect(byName.repository?.detail).toMatch(/connected: filesystem/);
     expect(byName["free space"]?.detail).toMatch(/GiB free/);
     expect(byName["backup format"]?.detail).toMatch(/direct/);
+    expect(byName.tools?.status).toBe("ok");
+    expect(byName.tools?.detail).toMatch(/GNU tar.*getfattr.*setfattr/);
   });
 
   it("doctor fails (4) when the repository is not connected", async () => {

@@ -1,6 +1,7 @@
 // The doctor use case: is everything a backup needs there and working?
 import type { DockerEngine } from "../adapters/docker/engine.js";
 import type { KopiaClient } from "../adapters/kopia/kopia-client.js";
+import { runProcess } from "../adapters/process/runner.js";
 import type { Settings } from "../config/load.js";
 import { errorMessage } from "../domain/errors.js";
 import { compareVersions, KOPIA_TESTED_VERSION, KOPIA_VERSION_GATES } from "../domain/versions.js";
@@ -104,5 +105,27 @@ export async function runDoctor(deps: {
     }
     checks.push({ name: "backup format", status, detail });
   }
+  checks.push(await toolsCheck());
   return { checks, ok: checks.every((c) => c.status !== "fail") };
+}
+
+/** GNU tar (TAR format) and getfattr/setfattr (xattrs and ACLs of direct backups) must be there. */
+async function toolsCheck(): Promise<Check> {
+  const missing: string[] = [];
+  const found: string[] = [];
+  for (const [tool, args, pkg] of [
+    ["tar", ["--version"], "tar"],
+    ["getfattr", ["--version"], "attr"],
+    ["setfattr", ["--version"], "attr"],
+  ] as const) {
+    try {
+      const result = await runProcess({ argv: [tool, ...args], timeoutMs: 10_000 });
+      if (result.exitCode !== 0) throw new Error(`exit ${result.exitCode}`);
+      found.push(result.stdout.split("\n")[0]?.trim() ?? tool);
+    } catch {
+      missing.push(`${tool} (package ${pkg})`);
+    }
+  }
+  if (missing.length > 0) return { name: "tools", status: "fail", detail: `missing: ${missing.join(", ")}` };
+  return { name: "tools", status: "ok", detail: found.join("; ") };
 }
