@@ -376,7 +376,23 @@ async function snapshotTar(
 ): Promise<string> {
   const excludes = item.excludes.map(tarExcludePattern).filter((p): p is string => p !== undefined);
   const tar = startTarWriter(item.path, excludes, ctx.signal);
-  const tarDone = tar.done.then(
+  return snapshotTarStream(ctx, unit, item, sizeBytes, tar.stream, tar.done);
+}
+
+/**
+ * Saves a TAR stream as the item's snapshot (one file `volumes/<unit>/<volume>`, under a stable
+ * source per volume). `produced` settles when the stream's producer has finished: when it fails,
+ * kopia has saved a truncated stream, which is deleted, and the item fails.
+ */
+async function snapshotTarStream(
+  ctx: Context,
+  unit: BackupUnit,
+  item: PlannedItem,
+  sizeBytes: number,
+  stream: Readable,
+  produced: Promise<void>,
+): Promise<string> {
+  const failed = produced.then(
     () => undefined,
     (error: unknown) => error,
   );
@@ -388,12 +404,12 @@ async function snapshotTar(
       overrideSource: tarSourcePath(unit.name, item.name),
     },
     ctx.signal,
-    tar.stream,
+    stream,
   );
-  const tarError = await tarDone;
-  if (tarError) {
+  const error = await failed;
+  if (error) {
     await ctx.kopia.deleteSnapshots([record.id]).catch(() => undefined);
-    throw tarError;
+    throw error;
   }
   return record.id;
 }
@@ -420,26 +436,10 @@ async function snapshotTarThroughEngine(
   if (!holder || !mount) throw new ExternalError(`no container of ${unit.name} mounts volume ${item.name}`);
   const archive = await ctx.docker.archive(holder.id, mount.destination);
   const rebased = rebaseArchive(archive, { excludes: item.excludes });
-  const failed = rebased.done.then(
-    () => undefined,
-    (error: unknown) => error,
-  );
-  const record = await ctx.kopia.snapshotCreate(
-    "-",
-    {
-      tags: item.tags(sizeBytes),
-      stdinFile: tarEntryName(unit.name, item.name),
-      overrideSource: tarSourcePath(unit.name, item.name),
-    },
-    ctx.signal,
-    rebased.stream,
-  );
-  const error = await failed;
-  if (error) {
-    await ctx.kopia.deleteSnapshots([record.id]).catch(() => undefined);
+  const produced = rebased.done.catch((error: unknown) => {
     throw new ExternalError(
       `reading volume ${item.name} through the Engine API failed: ${errorMessage(error)}`,
     );
-  }
-  return record.id;
+  });
+  return snapshotTarStream(ctx, unit, item, sizeBytes, rebased.stream, produced);
 }

@@ -2,7 +2,7 @@
 // that connect tar to kopia without a temporary copy on disk.
 import type { Readable } from "node:stream";
 import { ExternalError } from "../../domain/errors.js";
-import { describeCommand, lastLines, startProcess } from "../process/runner.js";
+import { describeCommand, lastLines, type RunResult, startProcess } from "../process/runner.js";
 import { createTarGuard, UnsafeTarMemberError } from "./tar-guard.js";
 
 /**
@@ -50,15 +50,7 @@ export function startTarWriter(dir: string, excludes: readonly string[], signal?
   const started = startProcess({ argv, streamStdout: true, ...(signal ? { signal } : {}) });
   if (!started.stdout) throw new Error("tar: no stdout");
   const done = started.done.then((result) => {
-    if (result.exitCode !== 0)
-      throw new ExternalError(
-        `tar failed (exit ${result.exitCode ?? result.signal}): ${lastLines(result.stderrTail)}`,
-        {
-          command: describeCommand(argv),
-          exitCode: result.exitCode,
-          stderrTail: result.stderrTail,
-        },
-      );
+    if (result.exitCode !== 0) throw tarFailure(argv, result);
   });
   return { stream: started.stdout, done };
 }
@@ -83,13 +75,16 @@ export async function extractTar(archive: Readable, dir: string, signal?: AbortS
   if (refusal instanceof UnsafeTarMemberError)
     throw new ExternalError(`unsafe TAR backup: ${refusal.message}`);
   if (refusal) throw refusal;
-  if (result.exitCode !== 0)
-    throw new ExternalError(
-      `tar failed (exit ${result.exitCode ?? result.signal}): ${lastLines(result.stderrTail)}`,
-      {
-        command: describeCommand(argv),
-        exitCode: result.exitCode,
-        stderrTail: result.stderrTail,
-      },
-    );
+  if (result.exitCode !== 0) throw tarFailure(argv, result);
+}
+
+function tarFailure(argv: readonly string[], result: RunResult): ExternalError {
+  return new ExternalError(
+    `tar failed (exit ${result.exitCode ?? result.signal}): ${lastLines(result.stderrTail)}`,
+    {
+      command: describeCommand(argv),
+      exitCode: result.exitCode,
+      stderrTail: result.stderrTail,
+    },
+  );
 }
