@@ -13,12 +13,15 @@ const id = randomUUID().slice(0, 8);
 const label = `rt-${id}`;
 const unit = `kdt-${id}-fidelity`;
 const volume = `${unit}-data`;
+const emptyVolume = `${unit}-empty`;
 const largeBytes = Number(process.env.KOPI_DOCKA_FIDELITY_LARGE_MB ?? 1024) * 1024 * 1024;
 const smallFiles = Number(process.env.KOPI_DOCKA_FIDELITY_SMALL_FILES ?? 20_000);
 
 let ws: Workspace;
 let data: string;
 let before: Record<string, FidelityEntry>;
+let emptyData: string;
+let emptyBefore: Record<string, FidelityEntry>;
 let sparseAllocated: number;
 
 async function mountpoint(): Promise<string> {
@@ -46,7 +49,9 @@ beforeAll(async () => {
   await writeFidelityTree(data, { largeBytes, smallFiles });
   before = await fidelityManifest(data);
   sparseAllocated = await allocatedBytes(path.join(data, "sparse.img"));
-  await runContainer({ name: unit, label, volumes: [`${volume}:/data`] });
+  emptyData = await createVolume(emptyVolume, label);
+  emptyBefore = await fidelityManifest(emptyData);
+  await runContainer({ name: unit, label, volumes: [`${volume}:/data`, `${emptyVolume}:/empty`] });
 }, 900_000);
 
 afterAll(async () => {
@@ -66,18 +71,22 @@ describe.each(["direct", "tar"] as const)("round trip in the %s format", (format
       units: { status: string; backupId: string; items: { format: string }[] }[];
     };
     expect(report.units[0]?.status).toBe("ok");
-    expect(report.units[0]?.items.map((i) => i.format)).toEqual([format]);
+    expect(report.units[0]?.items.map((i) => i.format)).toEqual([format, format]);
     backupId = report.units[0]?.backupId ?? "";
     const points = await ws.json<{
       restorePoints: { backupId: string; snapshots: { type: string; format: string }[] }[];
     }>(["snapshots", "--unit", unit]);
     const point = points.restorePoints.find((p) => p.backupId === backupId);
-    expect(point?.snapshots.find((s) => s.type === "volume")?.format).toBe(format);
+    expect(point?.snapshots.filter((s) => s.type === "volume").map((s) => s.format)).toEqual([
+      format,
+      format,
+    ]);
   });
 
   it("restores into the changed volume: same tree, old files gone, sparse file still sparse", async () => {
     await fs.writeFile(path.join(data, "added-later.txt"), "must vanish\n");
     await fs.writeFile(path.join(data, ".hidden-added-later"), "must vanish too\n");
+    await fs.writeFile(path.join(emptyData, "not-empty-any-more"), "must vanish\n");
     await fs.rm(path.join(data, "small", "d000"), { recursive: true });
     await fs.writeFile(path.join(data, "target.txt"), "changed\n");
     const result = await ws.run(["restore", "--unit", unit, "--backup-id", backupId, "--yes", "--json"], {
@@ -85,13 +94,14 @@ describe.each(["direct", "tar"] as const)("round trip in the %s format", (format
     });
     expect(result.code, result.stderr + result.stdout).toBe(0);
     expectSameTree(await fidelityManifest(data), before);
+    expectSameTree(await fidelityManifest(emptyData), emptyBefore);
     expect(await allocatedBytes(path.join(data, "sparse.img"))).toBeLessThanOrEqual(sparseAllocated);
     expect(await docker("inspect", "--format", "{{.State.Status}}", unit)).toBe("running");
   });
 
   it("restores into a volume that no longer exists", async () => {
     await docker("rm", "-f", unit);
-    await docker("volume", "rm", volume);
+    await docker("volume", "rm", volume, emptyVolume);
     const result = await ws.run(["restore", "--unit", unit, "--backup-id", backupId, "--yes"], {
       timeoutMs: 900_000,
     });
@@ -101,6 +111,8 @@ describe.each(["direct", "tar"] as const)("round trip in the %s format", (format
       JSON.parse(await docker("volume", "inspect", "--format", "{{json .Labels}}", volume))[TEST_LABEL],
     ).toBe(label);
     expectSameTree(await fidelityManifest(data), before);
-    await runContainer({ name: unit, label, volumes: [`${volume}:/data`] });
+    emptyData = await docker("volume", "inspect", "--format", "{{.Mountpoint}}", emptyVolume);
+    expectSameTree(await fidelityManifest(emptyData), emptyBefore);
+    await runContainer({ name: unit, label, volumes: [`${volume}:/data`, `${emptyVolume}:/empty`] });
   });
 });
