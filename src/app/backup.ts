@@ -16,6 +16,7 @@ import { startContainers, stopContainers } from "./containers.js";
 import type { Context } from "./context.js";
 import { discover, selectUnits } from "./discover.js";
 import { applyGlobalPolicy, syncSourcePolicy } from "./policy.js";
+import { exclusiveRun, journalOf, type RecoverReport } from "./run-guard.js";
 
 export interface BackupRequest {
   units: readonly string[];
@@ -57,6 +58,8 @@ export interface UnitBackupResult {
 
 export interface BackupReport {
   dryRun: boolean;
+  /** Containers a crashed earlier run had left stopped, started again before this run. */
+  recovered?: RecoverReport;
   scope: BackupScope;
   units: UnitBackupResult[];
   warnings: string[];
@@ -165,36 +168,44 @@ export async function runBackup(ctx: Context, request: BackupRequest): Promise<B
     };
   }
 
-  // Pre-flight: nothing is stopped until the repository answers with the right password.
-  await ctx.kopia.status();
-  warnings.push(...(await applyGlobalPolicy(ctx)));
+  return exclusiveRun(ctx, "backup", async (recovered) => {
+    // A crashed earlier run's containers were just started again: see the host as it is now.
+    const current =
+      recovered.started.length > 0
+        ? await discover(ctx.docker, request.format ?? settings.config.backup.backup_format)
+        : found;
+    const units = selectUnits(current.units, request.units).selected;
+    // Pre-flight: nothing is stopped until the repository answers with the right password.
+    await ctx.kopia.status();
+    warnings.push(...(await applyGlobalPolicy(ctx)));
 
-  const results: UnitBackupResult[] = [];
-  for (const unit of selected) {
-    if (ctx.signal.aborted) {
-      results.push({
-        unit: unit.name,
-        status: "interrupted",
-        backupId: "",
-        items: [],
-        stopped: [],
-        notRestarted: [],
-        downtimeMs: 0,
-        warnings: [],
-        error: "not started: the run was interrupted",
-      });
-      continue;
+    const results: UnitBackupResult[] = [];
+    for (const unit of units) {
+      if (ctx.signal.aborted) {
+        results.push({
+          unit: unit.name,
+          status: "interrupted",
+          backupId: "",
+          items: [],
+          stopped: [],
+          notRestarted: [],
+          downtimeMs: 0,
+          warnings: [],
+          error: "not started: the run was interrupted",
+        });
+        continue;
+      }
+      results.push(await backupUnit(ctx, unit, current.containers, scope));
     }
-    results.push(await backupUnit(ctx, unit, found.containers, scope));
-  }
-  if (!ctx.signal.aborted && results.some((r) => r.status === "ok")) {
-    try {
-      await ctx.kopia.maintenance();
-    } catch (error) {
-      warnings.push(`kopia maintenance failed: ${errorMessage(error)}`);
+    if (!ctx.signal.aborted && results.some((r) => r.status === "ok")) {
+      try {
+        await ctx.kopia.maintenance();
+      } catch (error) {
+        warnings.push(`kopia maintenance failed: ${errorMessage(error)}`);
+      }
     }
-  }
-  return { dryRun: false, scope, units: results, warnings };
+    return { dryRun: false, scope, units: results, warnings, recovered };
+  });
 }
 
 async function backupUnit(
@@ -250,8 +261,17 @@ async function backupUnit(
   log.info(`unit ${unit.name}: ${items.length} item(s), stopping ${plan.stop.length} container(s)`);
   const downStart = Date.now();
   let stoppedContainers: Container[] = [];
+  let journalId: string | undefined;
   const metadataRecords: { item: PlannedItem; metadata: FsMetadata }[] = [];
   try {
+    // Written before the first stop: if kopi-docka dies, `recover` knows what to start again.
+    if (plan.stop.length > 0)
+      journalId = await journalOf(ctx).record({
+        operation: "backup",
+        unit: unit.name,
+        stoppedAt: ctx.clock.now().toISOString(),
+        containers: plan.start.map((c) => ({ id: c.id, name: c.name })),
+      });
     const stop = await stopContainers(ctx.docker, plan.stop, settings.config.backup.stop_timeout, log);
     stoppedContainers = stop.stopped;
     result.stopped = stop.stopped.map((c) => c.name);
@@ -311,6 +331,7 @@ async function backupUnit(
       settings.config.backup.start_timeout,
       log,
     );
+    if (journalId) await journalOf(ctx).clear(journalId);
     result.downtimeMs = stoppedContainers.length > 0 ? Date.now() - downStart : 0;
   }
   // The metadata records are written after the containers run again.

@@ -35,6 +35,7 @@ import {
   swapBackScript,
   swapScript,
 } from "./engine-volume.js";
+import { exclusiveRun, journalOf, type RecoverReport } from "./run-guard.js";
 import { listRestorePoints } from "./snapshots.js";
 
 export interface RestoreRequest {
@@ -73,6 +74,8 @@ export interface RestoreReport {
   items: (RestorePlanItem & { restored: boolean })[];
   stopped: string[];
   notRestarted: { container: string; reason: string }[];
+  /** Containers a crashed earlier run had left stopped, started again before this run. */
+  recovered?: RecoverReport;
   error?: string;
 }
 
@@ -263,79 +266,98 @@ export async function runRestore(ctx: Context, request: RestoreRequest): Promise
   const plan: RestorePlan = { point, items: planItems, stops: [...affected].reverse().map((c) => c.name) };
   if (!(await request.confirm(plan))) return { ...report, status: "cancelled" };
 
-  // Where each item goes: a host path swapped locally, or a volume reached through the Engine API.
-  const targets: DataTarget[] = [];
-  for (const item of planItems) {
-    if (item.kind === "volume") {
-      item.target = await volumeTarget(
-        ctx,
-        chosen.find((c) => c.kind === "volume" && c.name === item.name) as RestorePointItem,
-        true,
-      );
-      const hidden = await unreadableReason(item.target);
-      if (hidden) {
-        const image = helperImageFor(containers, item.name);
-        if (!image)
-          throw new UsageError(
-            `volume ${item.name} has no readable host path here (${hidden}) and no container mounts it, so it cannot be reached through the Engine API: create the unit's containers first, or restore it with --to-dir`,
-          );
-        item.via = "engine";
-        targets.push(engineTarget(ctx, point, item, image));
-        continue;
-      }
-    }
-    item.via = "host";
-    targets.push(hostTarget(ctx, point, item));
-  }
-  for (const target of targets) await target.prepare();
+  return exclusiveRun(ctx, "restore", async (recovered) => {
+    report.recovered = recovered;
+    // Containers may have been started again by the recovery: decide what to stop now.
+    const current = recovered.started.length > 0 ? await ctx.docker.listContainers() : containers;
+    const affected = startOrder(
+      current.filter((c) => isRunning(c) && usesTargets(c, volumeNames, bindSources)),
+    );
 
-  const stop = await stopContainers(
-    ctx.docker,
-    [...affected].reverse(),
-    ctx.settings.config.backup.stop_timeout,
-    ctx.log,
-  );
-  report.stopped = stop.stopped.map((c) => c.name);
-  const swapped: DataTarget[] = [];
-  try {
-    if (stop.error) throw new Error(stop.error);
-    // 1. Every item is restored beside its target; nothing current is touched yet.
-    for (const target of targets) await target.stage();
-    if (ctx.signal.aborted) throw ctx.signal.reason;
-    // 2. All staged: swap them in. A failing swap puts back the ones already done.
-    for (const target of targets) {
-      await target.swapIn();
-      swapped.push(target);
-    }
-    for (const target of targets) await target.dropSafety();
-    report.items = planItems.map((i) => ({ ...i, restored: true }));
-  } catch (error) {
-    for (const target of swapped.reverse()) {
-      await target
-        .swapBack()
-        .catch((e: unknown) =>
-          ctx.log.warn(`could not undo the swap of ${target.describe}: ${errorMessage(e)}`),
+    // Where each item goes: a host path swapped locally, or a volume reached through the Engine API.
+    const targets: DataTarget[] = [];
+    for (const item of planItems) {
+      if (item.kind === "volume") {
+        item.target = await volumeTarget(
+          ctx,
+          chosen.find((c) => c.kind === "volume" && c.name === item.name) as RestorePointItem,
+          true,
         );
+        const hidden = await unreadableReason(item.target);
+        if (hidden) {
+          const image = helperImageFor(containers, item.name);
+          if (!image)
+            throw new UsageError(
+              `volume ${item.name} has no readable host path here (${hidden}) and no container mounts it, so it cannot be reached through the Engine API: create the unit's containers first, or restore it with --to-dir`,
+            );
+          item.via = "engine";
+          targets.push(engineTarget(ctx, point, item, image));
+          continue;
+        }
+      }
+      item.via = "host";
+      targets.push(hostTarget(ctx, point, item));
     }
-    for (const target of targets) await target.discard().catch(() => {});
-    report.items = planItems.map((i) => ({ ...i, restored: false }));
-    const interrupted = error instanceof InterruptedError || ctx.signal.aborted;
-    report.status = interrupted ? "interrupted" : "failed";
-    report.error = `${interrupted ? "interrupted" : errorMessage(error)}; the current data was kept unchanged`;
-  } finally {
-    const stoppedIds = new Set(stop.stopped.map((c) => c.id));
-    report.notRestarted = await startContainers(
+    for (const target of targets) await target.prepare();
+
+    const journalId =
+      affected.length > 0
+        ? await journalOf(ctx).record({
+            operation: "restore",
+            unit: point.unit,
+            stoppedAt: ctx.clock.now().toISOString(),
+            containers: affected.map((c) => ({ id: c.id, name: c.name })),
+          })
+        : undefined;
+    const stop = await stopContainers(
       ctx.docker,
-      affected.filter((c) => stoppedIds.has(c.id)),
-      ctx.settings.config.backup.start_timeout,
+      [...affected].reverse(),
+      ctx.settings.config.backup.stop_timeout,
       ctx.log,
     );
-  }
-  if (report.status === "ok" && report.notRestarted.length > 0) {
-    report.status = "failed";
-    report.error = `data restored, but ${report.notRestarted.map((p) => `${p.container} (${p.reason})`).join(", ")} did not come back`;
-  }
-  return report;
+    report.stopped = stop.stopped.map((c) => c.name);
+    const swapped: DataTarget[] = [];
+    try {
+      if (stop.error) throw new Error(stop.error);
+      // 1. Every item is restored beside its target; nothing current is touched yet.
+      for (const target of targets) await target.stage();
+      if (ctx.signal.aborted) throw ctx.signal.reason;
+      // 2. All staged: swap them in. A failing swap puts back the ones already done.
+      for (const target of targets) {
+        await target.swapIn();
+        swapped.push(target);
+      }
+      for (const target of targets) await target.dropSafety();
+      report.items = planItems.map((i) => ({ ...i, restored: true }));
+    } catch (error) {
+      for (const target of swapped.reverse()) {
+        await target
+          .swapBack()
+          .catch((e: unknown) =>
+            ctx.log.warn(`could not undo the swap of ${target.describe}: ${errorMessage(e)}`),
+          );
+      }
+      for (const target of targets) await target.discard().catch(() => {});
+      report.items = planItems.map((i) => ({ ...i, restored: false }));
+      const interrupted = error instanceof InterruptedError || ctx.signal.aborted;
+      report.status = interrupted ? "interrupted" : "failed";
+      report.error = `${interrupted ? "interrupted" : errorMessage(error)}; the current data was kept unchanged`;
+    } finally {
+      const stoppedIds = new Set(stop.stopped.map((c) => c.id));
+      report.notRestarted = await startContainers(
+        ctx.docker,
+        affected.filter((c) => stoppedIds.has(c.id)),
+        ctx.settings.config.backup.start_timeout,
+        ctx.log,
+      );
+      if (journalId) await journalOf(ctx).clear(journalId);
+    }
+    if (report.status === "ok" && report.notRestarted.length > 0) {
+      report.status = "failed";
+      report.error = `data restored, but ${report.notRestarted.map((p) => `${p.container} (${p.reason})`).join(", ")} did not come back`;
+    }
+    return report;
+  });
 }
 
 /** One item's destination: staged beside the current data, then swapped in, all or nothing. */

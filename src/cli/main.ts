@@ -7,6 +7,7 @@ import { registerBackup } from "./commands/backup.js";
 import { registerDoctor } from "./commands/doctor.js";
 import { registerInit } from "./commands/init.js";
 import { registerList } from "./commands/list.js";
+import { registerRecover } from "./commands/recover.js";
 import { registerRestore } from "./commands/restore.js";
 import { registerSnapshots } from "./commands/snapshots.js";
 import type { CommandHelpers } from "./commands/types.js";
@@ -19,6 +20,7 @@ Exit codes:
   2    usage error: unknown option, unknown unit, missing --yes without a terminal
   3    configuration error: missing, unreadable or invalid config
   4    environment: Docker engine, kopia or the repository not ready (nothing was stopped)
+  5    busy: another backup, restore or recover holds the lock (nothing was done)
   130  interrupted by SIGINT; 143 by SIGTERM or SIGHUP (stopped containers were started again)
 `;
 
@@ -83,6 +85,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerSnapshots(program, helpers);
   registerRestore(program, helpers);
   registerDoctor(program, helpers);
+  registerRecover(program, helpers);
   for (const command of program.commands) command.exitOverride();
   try {
     await program.parseAsync([...argv], { from: "user" });

@@ -10,6 +10,7 @@ const DEFAULTS: Config = {
   },
   backup: {
     base_path: "/backup/kopi-docka",
+    state_directory: "/var/lib/kopi-docka",
     backup_scope: "standard",
     backup_format: "direct",
     stop_timeout: 30,

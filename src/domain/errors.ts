@@ -11,6 +11,8 @@ export const ExitCode = {
   config: 3,
   /** Pre-flight: Docker engine unreachable, kopia missing, repository not connected or wrong password. */
   environment: 4,
+  /** Another kopi-docka backup, restore or recover holds the lock; nothing was done. */
+  busy: 5,
   /** Interrupted by SIGINT (130) or SIGTERM/SIGHUP (143); containers were started again. */
   interrupted: 130,
   terminated: 143,
@@ -45,6 +47,12 @@ export class ConfigError extends KopiDockaError {
 export class EnvironmentError extends KopiDockaError {
   readonly exitCode = ExitCode.environment;
   readonly kind = "environment";
+}
+
+/** Another run holds the lock. */
+export class BusyError extends KopiDockaError {
+  readonly exitCode = ExitCode.busy;
+  readonly kind = "busy";
 }
 
 /** An external program or API failed. The message names what ran (redacted), its code and stderr tail. */

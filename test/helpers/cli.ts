@@ -65,7 +65,12 @@ export async function createWorkspace(
       cache_directory: path.join(dir, "kopia-cache"),
       ...(options.hostname ? { hostname: options.hostname } : {}),
     },
-    backup: { stop_timeout: 10, start_timeout: 30 },
+    backup: {
+      stop_timeout: 10,
+      start_timeout: 30,
+      state_directory: path.join(dir, "state"),
+      base_path: path.join(dir, "base"),
+    },
     // Generous retention: tests make several snapshots of one source.
     retention: { latest: 100, hourly: 0, daily: 0, weekly: 0, monthly: 0, annual: 0 },
   };

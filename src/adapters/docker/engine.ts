@@ -40,6 +40,7 @@ const inspectStateSchema = z.object({
   State: z.object({
     Status: z.string().nullish(),
     Running: z.boolean().nullish(),
+    StartedAt: z.string().nullish(),
     ExitCode: z.number().nullish(),
     Error: z.string().nullish(),
     Health: z.object({ Status: z.string().nullish() }).nullish(),
@@ -90,6 +91,8 @@ export function toVolume(raw: unknown): Volume {
 export interface ContainerStatus {
   status: string;
   running: boolean;
+  /** When it was last started (undefined when never). */
+  startedAt: Date | undefined;
   health: string | undefined;
   exitCode: number | undefined;
   error: string | undefined;
@@ -178,6 +181,8 @@ export class DockerEngine {
     return {
       status: State.Status ?? "unknown",
       running: State.Running === true,
+      startedAt:
+        State.StartedAt && !State.StartedAt.startsWith("0001-") ? new Date(State.StartedAt) : undefined,
       health: State.Health?.Status ?? undefined,
       exitCode: State.ExitCode ?? undefined,
       error: State.Error || undefined,
