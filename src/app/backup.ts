@@ -84,7 +84,13 @@ function planItems(
   timestamp: Date,
   configExcludes: readonly string[],
 ): PlannedItem[] {
-  const common = { unit: unit.name, backupId, scope, timestamp };
+  const common = {
+    unit: unit.name,
+    backupId,
+    scope,
+    timestamp,
+    unitItems: unit.volumes.length + unit.binds.length,
+  };
   const excludesFor = (usedBy: readonly string[]) =>
     mergeExcludes(
       configExcludes,

@@ -164,6 +164,7 @@ describe("validateConfig", () => {
         base_path: "/backup/kopi-docka",
         backup_scope: "standard",
         backup_format: "direct",
+        state_directory: "/var/lib/kopi-docka",
         stop_timeout: 30,
         start_timeout: 60,
         exclude_patterns: [],

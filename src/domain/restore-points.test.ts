@@ -251,3 +251,45 @@ describe("groupRestorePoints", () => {
     ]);
   });
 });
+
+describe("groupRestorePoints and runs that died part-way", () => {
+  const tags = (type: string, name: string, extra: Record<string, string> = {}) => ({
+    type,
+    unit: "app",
+    backup_id: "b9",
+    ...(type === "volume" ? { volume: name, backup_format: "direct" } : { bind_source: name }),
+    ...extra,
+  });
+
+  it("drops a group with fewer data snapshots than its unit_items tag announced", () => {
+    const partial = [
+      record("a", tags("volume", "one", { unit_items: "3" })),
+      record("b", tags("bind", "/srv", { unit_items: "3" })),
+    ];
+    expect(groupRestorePoints(partial)).toEqual([]);
+  });
+
+  it("keeps a group that has all announced items, metadata records not counted as data", () => {
+    const complete = [
+      record("a", tags("volume", "one", { unit_items: "2" })),
+      record("b", tags("bind", "/srv", { unit_items: "2" })),
+      record("m", {
+        type: "fs_metadata",
+        unit: "app",
+        backup_id: "b9",
+        for_type: "volume",
+        volume: "one",
+        unit_items: "2",
+      }),
+    ];
+    expect(groupRestorePoints(complete)[0]?.items.map((i) => i.kind)).toEqual([
+      "bind",
+      "fs_metadata",
+      "volume",
+    ]);
+  });
+
+  it("keeps groups without the tag (older writers)", () => {
+    expect(groupRestorePoints([record("a", tags("volume", "one"))])).toHaveLength(1);
+  });
+});

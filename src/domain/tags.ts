@@ -23,6 +23,11 @@ interface CommonTagInput {
   scope: BackupScope;
   /** When the run started. Written as UTC ISO-8601. */
   timestamp: Date;
+  /**
+   * How many data snapshots (volumes and bind mounts) the run writes for the unit: a restore
+   * point with fewer is incomplete (the run died part-way) and is not offered.
+   */
+  unitItems?: number;
 }
 
 function common(kind: SnapshotKind, input: CommonTagInput): Tags {
@@ -32,6 +37,7 @@ function common(kind: SnapshotKind, input: CommonTagInput): Tags {
     backup_id: input.backupId,
     backup_scope: input.scope,
     timestamp: input.timestamp.toISOString(),
+    ...(input.unitItems !== undefined ? { unit_items: String(input.unitItems) } : {}),
   };
 }
 
