@@ -6,17 +6,19 @@ import { treeSize } from "../adapters/fs/tree.js";
 import { findOpenFiles } from "../adapters/host/open-files.js";
 import { startTarWriter, tarEntryName } from "../adapters/tar/gnu-tar.js";
 import { rebaseArchive } from "../adapters/tar/rebase.js";
-import { ExternalError, errorMessage, InterruptedError, UsageError } from "../domain/errors.js";
+import { ExitCode, ExternalError, errorMessage, InterruptedError, UsageError } from "../domain/errors.js";
 import { EXCLUDE_LABEL, mergeExcludes, parseExcludeLabel, tarExcludePattern } from "../domain/excludes.js";
 import { FS_METADATA_FILE, type FsMetadata, fsMetadataSourcePath } from "../domain/fs-metadata.js";
 import type { BackupFormat, BackupScope, BackupUnit, Container } from "../domain/model.js";
+import { errorDetail, type RunErrorDetail, type RunRecord } from "../domain/run-record.js";
 import { bindTags, fsMetadataTags, type Tags, volumeTags } from "../domain/tags.js";
 import { planStops } from "../domain/units.js";
+import { VERSION } from "../version.js";
 import { startContainers, stopContainers } from "./containers.js";
 import type { Context } from "./context.js";
 import { discover, selectUnits } from "./discover.js";
 import { applyGlobalPolicy, syncSourcePolicy } from "./policy.js";
-import { exclusiveRun, journalOf, type RecoverReport } from "./run-guard.js";
+import { exclusiveRun, journalOf, type RecoverReport, writeRunRecord } from "./run-guard.js";
 
 export interface BackupRequest {
   units: readonly string[];
@@ -54,6 +56,8 @@ export interface UnitBackupResult {
   downtimeMs: number;
   warnings: string[];
   error?: string;
+  /** Each error with the phase it happened in, the exit code and stderr tail of what failed. */
+  errorDetails?: RunErrorDetail[];
 }
 
 export interface BackupReport {
@@ -201,7 +205,23 @@ export async function runBackup(ctx: Context, request: BackupRequest): Promise<B
         });
         continue;
       }
-      results.push(await backupUnit(ctx, unit, current.containers, scope));
+      const started = ctx.clock.now();
+      const result = await backupUnit(ctx, unit, current.containers, scope);
+      results.push(result);
+      await writeRunRecord(
+        ctx,
+        backupRecord(
+          result,
+          started,
+          ctx.clock.now(),
+          scope,
+          request.format ?? settings.config.backup.backup_format,
+          ctx.signal,
+        ),
+        started,
+      ).catch((error: unknown) =>
+        warnings.push(`could not write the run record of ${unit.name}: ${errorMessage(error)}`),
+      );
     }
     if (!ctx.signal.aborted && results.some((r) => r.status === "ok")) {
       try {
@@ -261,6 +281,7 @@ async function backupUnit(
   } catch (error) {
     result.status = "failed";
     result.error = `could not set Kopia's policy for the unit's data: ${errorMessage(error)}`;
+    result.errorDetails = [errorDetail("plan", error)];
     return result;
   }
   const plan = planStops(unit, allContainers);
@@ -268,6 +289,7 @@ async function backupUnit(
   const downStart = Date.now();
   let stoppedContainers: Container[] = [];
   let journalId: string | undefined;
+  let phase = "stop";
   const metadataRecords: { item: PlannedItem; metadata: FsMetadata }[] = [];
   try {
     // Written before the first stop: if kopi-docka dies, `recover` knows what to start again.
@@ -290,6 +312,7 @@ async function backupUnit(
         log.warn(`${unit.name}: ${warning}`);
       }
     });
+    phase = "snapshot";
     for (const [index, item] of items.entries()) {
       const sizeBytes = sizes[index] ?? 0;
       const started = Date.now();
@@ -326,6 +349,7 @@ async function backupUnit(
     const interrupted = error instanceof InterruptedError || ctx.signal.aborted;
     result.status = interrupted ? "interrupted" : "failed";
     result.error = interrupted ? "interrupted: containers were started again" : errorMessage(error);
+    result.errorDetails = [errorDetail(phase, error)];
     const last = result.items.at(-1);
     if (last && !last.snapshotId) last.error = result.error;
   } finally {
@@ -360,6 +384,7 @@ async function backupUnit(
     } catch (error) {
       result.status = ctx.signal.aborted ? "interrupted" : "failed";
       result.error = `data snapshots saved, but the metadata record failed: ${errorMessage(error)}`;
+      result.errorDetails = [errorDetail("metadata", error)];
     }
   }
   // A unit that failed leaves no partial restore point behind: what this run saved is deleted.
@@ -469,4 +494,45 @@ async function snapshotTarThroughEngine(
     );
   });
   return snapshotTarStream(ctx, unit, item, sizeBytes, rebased.stream, produced);
+}
+
+function unitExitCode(status: string, signal: AbortSignal): number {
+  if (status === "ok") return ExitCode.ok;
+  if (status === "interrupted")
+    return signal.reason instanceof InterruptedError ? signal.reason.exitCode : ExitCode.interrupted;
+  return ExitCode.failure;
+}
+
+function backupRecord(
+  result: UnitBackupResult,
+  started: Date,
+  ended: Date,
+  scope: BackupScope,
+  format: BackupFormat,
+  signal: AbortSignal,
+): RunRecord {
+  return {
+    unit_name: result.unit,
+    timestamp: started.toISOString(),
+    duration_seconds: (ended.getTime() - started.getTime()) / 1000,
+    backup_id: result.backupId,
+    success: result.status === "ok",
+    kopia_snapshot_ids: result.items.map((i) => i.snapshotId).filter((id): id is string => id !== undefined),
+    volumes_backed_up: result.items.filter((i) => i.kind === "volume" && i.snapshotId).length,
+    networks_backed_up: 0,
+    errors: result.error ? [result.error] : [],
+    backup_scope: scope,
+    backup_format: format,
+    operation: "backup",
+    status: result.status,
+    exit_code: unitExitCode(result.status, signal),
+    error_details: [
+      ...(result.errorDetails ?? []),
+      ...result.notRestarted.map((p) => ({ phase: "start", message: `${p.container}: ${p.reason}` })),
+    ],
+    stopped_containers: result.stopped,
+    not_restarted: result.notRestarted,
+    downtime_ms: result.downtimeMs,
+    writer: `kopi-docka-ts ${VERSION}`,
+  };
 }

@@ -16,12 +16,14 @@ import type { DirectoryEntry } from "../adapters/kopia/kopia-client.js";
 import { extractTar, startTarWriter, tarEntryName } from "../adapters/tar/gnu-tar.js";
 import { type ArchiveRoot, rebaseArchive } from "../adapters/tar/rebase.js";
 import { createTarGuard } from "../adapters/tar/tar-guard.js";
-import { ExternalError, errorMessage, InterruptedError, UsageError } from "../domain/errors.js";
+import { ExitCode, ExternalError, errorMessage, InterruptedError, UsageError } from "../domain/errors.js";
 import { FS_METADATA_FILE } from "../domain/fs-metadata.js";
 import { type Container, isRunning } from "../domain/model.js";
 import type { RestorePoint, RestorePointItem } from "../domain/restore-points.js";
+import { errorDetail, type RunErrorDetail, type RunRecord } from "../domain/run-record.js";
 import { startOrder } from "../domain/start-order.js";
 import { decodeJsonTag } from "../domain/tags.js";
+import { VERSION } from "../version.js";
 import { startContainers, stopContainers } from "./containers.js";
 import type { Context } from "./context.js";
 import {
@@ -35,7 +37,7 @@ import {
   swapBackScript,
   swapScript,
 } from "./engine-volume.js";
-import { exclusiveRun, journalOf, type RecoverReport } from "./run-guard.js";
+import { exclusiveRun, journalOf, type RecoverReport, writeRunRecord } from "./run-guard.js";
 import { listRestorePoints } from "./snapshots.js";
 
 export interface RestoreRequest {
@@ -77,6 +79,7 @@ export interface RestoreReport {
   /** Containers a crashed earlier run had left stopped, started again before this run. */
   recovered?: RecoverReport;
   error?: string;
+  errorDetails?: RunErrorDetail[];
 }
 
 function pickRestorePoint(points: RestorePoint[], unit: string, backupId: string | undefined): RestorePoint {
@@ -267,6 +270,7 @@ export async function runRestore(ctx: Context, request: RestoreRequest): Promise
   if (!(await request.confirm(plan))) return { ...report, status: "cancelled" };
 
   return exclusiveRun(ctx, "restore", async (recovered) => {
+    const started = ctx.clock.now();
     report.recovered = recovered;
     // Containers may have been started again by the recovery: decide what to stop now.
     const current = recovered.started.length > 0 ? await ctx.docker.listContainers() : containers;
@@ -317,12 +321,15 @@ export async function runRestore(ctx: Context, request: RestoreRequest): Promise
     );
     report.stopped = stop.stopped.map((c) => c.name);
     const swapped: DataTarget[] = [];
+    let phase = "stop";
     try {
       if (stop.error) throw new Error(stop.error);
       // 1. Every item is restored beside its target; nothing current is touched yet.
+      phase = "restore";
       for (const target of targets) await target.stage();
       if (ctx.signal.aborted) throw ctx.signal.reason;
       // 2. All staged: swap them in. A failing swap puts back the ones already done.
+      phase = "swap";
       for (const target of targets) {
         await target.swapIn();
         swapped.push(target);
@@ -342,6 +349,7 @@ export async function runRestore(ctx: Context, request: RestoreRequest): Promise
       const interrupted = error instanceof InterruptedError || ctx.signal.aborted;
       report.status = interrupted ? "interrupted" : "failed";
       report.error = `${interrupted ? "interrupted" : errorMessage(error)}; the current data was kept unchanged`;
+      report.errorDetails = [errorDetail(phase, error)];
     } finally {
       const stoppedIds = new Set(stop.stopped.map((c) => c.id));
       report.notRestarted = await startContainers(
@@ -356,6 +364,10 @@ export async function runRestore(ctx: Context, request: RestoreRequest): Promise
       report.status = "failed";
       report.error = `data restored, but ${report.notRestarted.map((p) => `${p.container} (${p.reason})`).join(", ")} did not come back`;
     }
+    await writeRunRecord(ctx, restoreRecord(report, started, ctx.clock.now(), ctx.signal), started).catch(
+      (error: unknown) =>
+        ctx.log.warn(`could not write the run record of ${report.unit}: ${errorMessage(error)}`),
+    );
     return report;
   });
 }
@@ -461,4 +473,37 @@ async function stageThroughEngine(
   } finally {
     await fs.rm(temp, { recursive: true, force: true });
   }
+}
+
+function restoreRecord(report: RestoreReport, started: Date, ended: Date, signal: AbortSignal): RunRecord {
+  const status = report.status;
+  return {
+    unit_name: report.unit,
+    timestamp: started.toISOString(),
+    duration_seconds: (ended.getTime() - started.getTime()) / 1000,
+    backup_id: report.backupId,
+    success: status === "ok",
+    kopia_snapshot_ids: report.items.map((i) => i.snapshotId),
+    volumes_backed_up: report.items.filter((i) => i.kind === "volume" && i.restored).length,
+    networks_backed_up: 0,
+    errors: report.error ? [report.error] : [],
+    operation: "restore",
+    status,
+    exit_code:
+      status === "ok"
+        ? ExitCode.ok
+        : status === "interrupted"
+          ? signal.reason instanceof InterruptedError
+            ? signal.reason.exitCode
+            : ExitCode.interrupted
+          : ExitCode.failure,
+    error_details: [
+      ...(report.errorDetails ?? []),
+      ...report.notRestarted.map((p) => ({ phase: "start", message: `${p.container}: ${p.reason}` })),
+    ],
+    stopped_containers: report.stopped,
+    not_restarted: report.notRestarted,
+    downtime_ms: 0,
+    writer: `kopi-docka-ts ${VERSION}`,
+  };
 }

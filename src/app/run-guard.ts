@@ -3,7 +3,9 @@
 import path from "node:path";
 import { Journal } from "../adapters/host/journal.js";
 import { acquireLock } from "../adapters/host/lock.js";
+import { RunRecords } from "../adapters/host/run-records.js";
 import { BusyError, errorMessage } from "../domain/errors.js";
+import type { RunRecord } from "../domain/run-record.js";
 import type { Context } from "./context.js";
 
 export interface RecoverReport {
@@ -87,4 +89,17 @@ export async function recoverStopped(
     await journal.clear(entry.runId);
   }
   return report;
+}
+
+export function runRecordsOf(ctx: Pick<Context, "settings">): RunRecords {
+  return new RunRecords(ctx.settings.config.backup.base_path);
+}
+
+/** Writes one unit's run record (the older tool's metadata layout, our fields added). */
+export async function writeRunRecord(
+  ctx: Pick<Context, "settings">,
+  record: RunRecord,
+  when: Date,
+): Promise<string> {
+  return runRecordsOf(ctx).write(record, when);
 }

@@ -5,6 +5,7 @@ import { ExitCode, ExternalError, KopiDockaError } from "../domain/errors.js";
 import { VERSION } from "../version.js";
 import { registerBackup } from "./commands/backup.js";
 import { registerDoctor } from "./commands/doctor.js";
+import { registerHistory } from "./commands/history.js";
 import { registerInit } from "./commands/init.js";
 import { registerList } from "./commands/list.js";
 import { registerRecover } from "./commands/recover.js";
@@ -86,6 +87,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerRestore(program, helpers);
   registerDoctor(program, helpers);
   registerRecover(program, helpers);
+  registerHistory(program, helpers);
   for (const command of program.commands) command.exitOverride();
   try {
     await program.parseAsync([...argv], { from: "user" });

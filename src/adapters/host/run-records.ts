@@ -1,0 +1,54 @@
+// Run records on disk: `<base_path>/metadata/<unit>_<YYYYmmdd_HHMMSS>.json`, mode 0600.
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import { type HistoryEntry, parseRunRecord, type RunRecord, recordStamp } from "../../domain/run-record.js";
+
+export class RunRecords {
+  constructor(private readonly basePath: string) {}
+
+  get dir(): string {
+    return path.join(this.basePath, "metadata");
+  }
+
+  /** Writes a record; a second one for the same unit and second gets a suffix. Returns its path. */
+  async write(record: RunRecord, when: Date): Promise<string> {
+    await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
+    const base = `${record.unit_name}_${recordStamp(when)}`;
+    for (let n = 1; n < 100; n++) {
+      const file = path.join(this.dir, `${base}${n === 1 ? "" : `_${n}`}.json`);
+      try {
+        const handle = await fs.open(file, "wx", 0o600);
+        await handle.writeFile(`${JSON.stringify(record, null, 2)}\n`);
+        await handle.close();
+        return file;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      }
+    }
+    throw new Error(`too many run records named ${base}`);
+  }
+
+  /** Every readable record, newest first; unreadable or foreign files are reported, not thrown. */
+  async read(): Promise<{ entries: HistoryEntry[]; skipped: string[] }> {
+    let names: string[];
+    try {
+      names = (await fs.readdir(this.dir)).filter((n) => n.endsWith(".json"));
+    } catch {
+      return { entries: [], skipped: [] };
+    }
+    const entries: HistoryEntry[] = [];
+    const skipped: string[] = [];
+    for (const name of names) {
+      const file = path.join(this.dir, name);
+      try {
+        const entry = parseRunRecord(file, JSON.parse(await fs.readFile(file, "utf8")));
+        if (entry) entries.push(entry);
+        else skipped.push(`${file}: not a run record`);
+      } catch (error) {
+        skipped.push(`${file}: ${(error as Error).message}`);
+      }
+    }
+    entries.sort((a, b) => (b.time?.getTime() ?? 0) - (a.time?.getTime() ?? 0));
+    return { entries, skipped };
+  }
+}
