@@ -335,18 +335,54 @@ describe("cold backup and restore, direct format", () => {
     await runContainer({ name: solo, label, volumes: [`${soloVolume}:/data`] });
   });
 
-  it("a failing Kopia (read-only repository) fails the unit and leaves every container as it was", async () => {
+  it("a failing Kopia (killed mid-snapshot) fails the unit and leaves every container as it was", async () => {
     const statesBefore = await states();
-    await fs.writeFile(path.join(dbData, "new-file"), "x".repeat(100_000));
+    const pointsBefore = (await ws.json<{ restorePoints: unknown[] }>(["snapshots", "--unit", project]))
+      .restorePoints;
+    await fs.writeFile(path.join(dbData, "new-file"), pseudoRandom("kill-kopia")(60 * 1024 * 1024));
+    const child = spawn(
+      process.execPath,
+      [CLI, "--config", ws.configPath, "backup", "--unit", project, "--json"],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let stdout = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+    let killed = false;
+    for (let i = 0; i < 1000 && !killed; i++) {
+      for (const pid of await fs.readdir("/proc")) {
+        if (!/^\d+$/.test(pid)) continue;
+        const cmdline = await fs.readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
+        if (cmdline.includes("snapshot\0create") && cmdline.includes(ws.dir)) {
+          process.kill(Number(pid), "SIGKILL");
+          killed = true;
+        }
+      }
+      if (!killed) await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(killed).toBe(true);
+    expect(await exited).toBe(1);
+    const report = JSON.parse(stdout) as BackupJson;
+    expect(report.units[0]?.status).toBe("failed");
+    expect(report.units[0]?.error).toMatch(/kopia failed/);
+    expect(await states()).toEqual(statesBefore);
+    const pointsAfter = (await ws.json<{ restorePoints: unknown[] }>(["snapshots", "--unit", project]))
+      .restorePoints;
+    expect(pointsAfter).toHaveLength(pointsBefore.length);
+    await fs.rm(path.join(dbData, "new-file"));
+  });
+
+  it("a read-only repository is found before anything is stopped (exit 4)", async () => {
+    const startedAt = await containerStartedAt(`${project}_db_1`);
     await execFileAsync("mount", ["--bind", ws.repoDir, ws.repoDir]);
     await execFileAsync("mount", ["-o", "remount,bind,ro", ws.repoDir]);
     try {
-      const result = await cli(["backup", "--unit", project, "--json"]);
-      expect(result.code).toBe(1);
-      const report = JSON.parse(result.stdout) as BackupJson;
-      expect(report.units[0]?.status).toBe("failed");
-      expect(report.units[0]?.error).toMatch(/kopia failed/);
-      expect(await states()).toEqual(statesBefore);
+      const result = await cli(["backup", "--unit", project]);
+      expect(result.code).toBe(4);
+      expect(result.stderr).toMatch(/not writable \(EROFS\)/);
+      expect(await containerStartedAt(`${project}_db_1`)).toBe(startedAt);
     } finally {
       await execFileAsync("umount", [ws.repoDir]);
     }

@@ -1,15 +1,14 @@
 // Run records: one per unit and run, in the older tool's layout with our fields, read back by
 // `history`, which tolerates older and corrupt files.
-import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createWorkspace, type Workspace } from "./helpers/cli.js";
 import { createVolume, removeLabelled, runContainer } from "./helpers/docker.js";
+import { pseudoRandom } from "./helpers/fixtures.js";
+import { mountSmallFilesystem } from "./helpers/loopfs.js";
 
-const run = promisify(execFile);
 const id = randomUUID().slice(0, 8);
 const label = `hist-${id}`;
 const unit = `kdt-${id}-hist`;
@@ -25,26 +24,29 @@ interface Run {
   errorDetails: { phase: string; message: string; exit_code?: number; stderr_tail?: string }[];
 }
 
+let unmount: (() => Promise<void>) | undefined;
+
 beforeAll(async () => {
-  ws = await createWorkspace();
+  // The repository on a small file system: the second backup fills it up mid-snapshot.
+  ws = await createWorkspace({ init: false });
+  unmount = await mountSmallFilesystem(path.join(ws.dir, "repo.img"), ws.repoDir, 96);
+  expect((await ws.run(["init"])).code).toBe(0);
   metadataDir = path.join(ws.dir, "base", "metadata");
   const data = await createVolume(`${unit}-data`, label);
-  await fs.writeFile(path.join(data, "x"), "x\n");
+  await fs.writeFile(path.join(data, "x"), pseudoRandom("history-x")(8 * 1024 * 1024));
   await runContainer({ name: unit, label, volumes: [`${unit}-data:/data`] });
   expect((await ws.run(["backup", "--unit", unit])).code).toBe(0);
-  await fs.writeFile(path.join(data, "y"), "new data for the failing run\n");
-  await run("mount", ["--bind", ws.repoDir, ws.repoDir]);
-  await run("mount", ["-o", "remount,bind,ro", ws.repoDir]);
-  try {
-    expect((await ws.run(["backup", "--unit", unit])).code).toBe(1);
-  } finally {
-    await run("umount", [ws.repoDir]);
-  }
+  // Rewritten in place: the estimate (1% of a known source) passes, the real new data does not fit.
+  await fs.writeFile(path.join(data, "x"), pseudoRandom("history-y")(120 * 1024 * 1024));
+  const failing = await ws.run(["backup", "--unit", unit]);
+  expect(failing.code, failing.stderr).toBe(1);
+  await fs.writeFile(path.join(data, "x"), "small again\n");
   expect((await ws.run(["restore", "--unit", unit, "--yes"])).code).toBe(0);
-});
+}, 300_000);
 
 afterAll(async () => {
   await removeLabelled(label);
+  await unmount?.();
   await ws?.cleanup();
 });
 
@@ -82,7 +84,7 @@ describe("run records and history", () => {
     const detail = failed.runs[0]?.errorDetails[0];
     expect(detail?.phase).toBe("snapshot");
     expect(detail?.exit_code).toBe(1);
-    expect(detail?.stderr_tail).toMatch(/read-only file system/);
+    expect(detail?.stderr_tail).toMatch(/no space left on device/);
     expect((await ws.json<{ runs: Run[] }>(["history", "--last", "1"])).runs).toHaveLength(1);
   });
 

@@ -4,12 +4,14 @@ import { Readable } from "node:stream";
 import { collectFsMetadata, findNonUtf8Names } from "../adapters/fs/metadata.js";
 import { treeSize } from "../adapters/fs/tree.js";
 import { findOpenFiles } from "../adapters/host/open-files.js";
+import type { RepositoryStatus } from "../adapters/kopia/kopia-client.js";
 import { startTarWriter, tarEntryName } from "../adapters/tar/gnu-tar.js";
 import { rebaseArchive } from "../adapters/tar/rebase.js";
 import { ExitCode, ExternalError, errorMessage, InterruptedError, UsageError } from "../domain/errors.js";
 import { EXCLUDE_LABEL, mergeExcludes, parseExcludeLabel, tarExcludePattern } from "../domain/excludes.js";
 import { FS_METADATA_FILE, type FsMetadata, fsMetadataSourcePath } from "../domain/fs-metadata.js";
 import type { BackupFormat, BackupScope, BackupUnit, Container } from "../domain/model.js";
+import type { SnapshotRecord } from "../domain/restore-points.js";
 import { errorDetail, type RunErrorDetail, type RunRecord } from "../domain/run-record.js";
 import { bindTags, fsMetadataTags, type Tags, volumeTags } from "../domain/tags.js";
 import { planStops } from "../domain/units.js";
@@ -18,6 +20,7 @@ import { startContainers, stopContainers } from "./containers.js";
 import type { Context } from "./context.js";
 import { discover, selectUnits } from "./discover.js";
 import { applyGlobalPolicy, syncSourcePolicy } from "./policy.js";
+import { checkFreeSpace, checkRepositoryWritable, estimateNewData } from "./preflight.js";
 import { exclusiveRun, journalOf, type RecoverReport, writeRunRecord } from "./run-guard.js";
 
 export interface BackupRequest {
@@ -186,7 +189,9 @@ export async function runBackup(ctx: Context, request: BackupRequest): Promise<B
         : found;
     const units = selectUnits(current.units, request.units).selected;
     // Pre-flight: nothing is stopped until the repository answers with the right password.
-    await ctx.kopia.status();
+    const status = await ctx.kopia.status();
+    await checkRepositoryWritable(status);
+    const previous = status.storageType === "filesystem" ? await ctx.kopia.listSnapshots() : [];
     warnings.push(...(await applyGlobalPolicy(ctx)));
 
     const results: UnitBackupResult[] = [];
@@ -206,7 +211,7 @@ export async function runBackup(ctx: Context, request: BackupRequest): Promise<B
         continue;
       }
       const started = ctx.clock.now();
-      const result = await backupUnit(ctx, unit, current.containers, scope);
+      const result = await backupUnit(ctx, unit, current.containers, scope, { status, previous });
       results.push(result);
       await writeRunRecord(
         ctx,
@@ -239,6 +244,7 @@ async function backupUnit(
   unit: BackupUnit,
   allContainers: readonly Container[],
   scope: BackupScope,
+  repository: { status: RepositoryStatus; previous: readonly SnapshotRecord[] },
 ): Promise<UnitBackupResult> {
   const { log, settings } = ctx;
   const backupId = randomUUID();
@@ -274,6 +280,23 @@ async function backupUnit(
   }
   // Sizes are read while the containers still run: no downtime is spent on them.
   const sizes = await Promise.all(items.map((i) => treeSize(i.path)));
+  try {
+    const estimate = estimateNewData(
+      items.map((item, index) => ({
+        path: item.path,
+        sizeBytes: sizes[index] ?? 0,
+        stdinSource: item.format === "tar" ? tarSourcePath(unit.name, item.name) : undefined,
+      })),
+      repository.previous,
+      repository.status.hostname,
+    );
+    checkFreeSpace(repository.status, estimate, unit.name);
+  } catch (error) {
+    result.status = "failed";
+    result.error = errorMessage(error);
+    result.errorDetails = [errorDetail("plan", error)];
+    return result;
+  }
   // Kopia's ignore rules for each direct source, set while the containers still run.
   try {
     for (const item of items)
