@@ -326,6 +326,10 @@ async function backupUnit(
     const stop = await stopContainers(ctx.docker, plan.stop, settings.config.backup.stop_timeout, log);
     stoppedContainers = stop.stopped;
     result.stopped = stop.stopped.map((c) => c.name);
+    for (const name of stop.killed)
+      result.warnings.push(
+        `${name} did not stop within ${settings.config.backup.stop_timeout} s and was killed by the engine`,
+      );
     if (stop.error) throw new Error(stop.error);
     // Something outside the stopped containers may still write: say so (checked while Kopia reads).
     const openFiles = findOpenFiles(items.map((i) => i.path)).then((open) => {

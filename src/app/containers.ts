@@ -12,6 +12,8 @@ export interface StartProblem {
 export interface StopResult {
   /** Containers this call stopped (in the order they were stopped). */
   stopped: Container[];
+  /** Containers that did not stop within the timeout and were killed by the engine. */
+  killed: string[];
   /** Set when a stop failed; the containers stopped so far are in `stopped`. */
   error?: string;
 }
@@ -24,19 +26,30 @@ export async function stopContainers(
   log: Logger,
 ): Promise<StopResult> {
   const stopped: Container[] = [];
+  const killed: string[] = [];
   for (const container of containers) {
     try {
       log.info(`stopping ${container.name}`);
+      const started = Date.now();
       await docker.stop(container.id, timeoutSeconds);
       stopped.push(container);
+      if (Date.now() - started >= timeoutSeconds * 1000) {
+        const status = await docker.containerStatus(container.id).catch(() => undefined);
+        if (status?.exitCode === 137) {
+          killed.push(container.name);
+          log.warn(
+            `${container.name} did not stop within ${timeoutSeconds} s (backup.stop_timeout): the engine killed it`,
+          );
+        }
+      }
     } catch (error) {
       // The engine may have stopped it anyway: make sure it is started again with the others.
       const status = await docker.containerStatus(container.id).catch(() => undefined);
       if (status && !status.running) stopped.push(container);
-      return { stopped, error: `could not stop ${container.name}: ${errorMessage(error)}` };
+      return { stopped, killed, error: `could not stop ${container.name}: ${errorMessage(error)}` };
     }
   }
-  return { stopped };
+  return { stopped, killed };
 }
 
 /**

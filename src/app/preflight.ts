@@ -12,6 +12,14 @@ export const FREE_SPACE_RESERVE = 64 * 1024 * 1024;
 /** A local (filesystem) repository must accept a new file: a read-only mount fails here, not mid-snapshot. */
 export async function checkRepositoryWritable(status: RepositoryStatus): Promise<void> {
   if (status.storageType !== "filesystem" || !status.storagePath) return;
+  // Kopia answers from its cache even when the storage was emptied or replaced.
+  try {
+    await fs.stat(path.join(status.storagePath, "kopia.repository.f"));
+  } catch {
+    throw new EnvironmentError(
+      `there is no Kopia repository at ${status.storagePath} (kopia.repository.f is missing): was the disk replaced or emptied? \`kopi-docka init\` creates a new one; nothing was stopped`,
+    );
+  }
   const probe = path.join(status.storagePath, `.kopi-docka-write-test-${randomUUID()}`);
   try {
     const handle = await fs.open(probe, "wx", 0o600);

@@ -64,7 +64,12 @@ export function classifyKopiaError(stderr: string): KopiaProblem {
     /repository is not connected|error loading config file|get password: password prompt error/i.test(stderr)
   )
     return "not-connected";
-  if (/repository not initialized in the provided storage/i.test(stderr)) return "not-initialized";
+  if (
+    /repository not initialized in the provided storage|error getting kopia\.repository blob: BLOB not found/i.test(
+      stderr,
+    )
+  )
+    return "not-initialized";
   if (/found existing data in storage location/i.test(stderr)) return "existing-data";
   if (/no space left on device/i.test(stderr)) return "no-space";
   if (
@@ -194,6 +199,12 @@ export class KopiaClient {
       case "not-connected":
         return new KopiaError(
           "the Kopia repository is not connected: run `kopi-docka init`",
+          problem,
+          details,
+        );
+      case "not-initialized":
+        return new KopiaError(
+          "the storage holds no Kopia repository: run `kopi-docka init` (it creates one), or check kopia.kopia_params",
           problem,
           details,
         );
