@@ -473,7 +473,19 @@ describe("cold backup and restore, direct format", () => {
     expect((unit as unknown as { downtimeMs: number }).downtimeMs).toBeGreaterThan(2000);
   });
 
-  it("never shows the repository password", () => {
+  it("never shows the repository password: not in output, run records, journal, Kopia's logs or config", async () => {
     expect(outputs.join("\n")).not.toContain(ws.password);
+    const leaks: string[] = [];
+    const walk = async (dir: string): Promise<void> => {
+      for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
+        const p = path.join(dir, entry.name);
+        if (p === path.join(ws.dir, "password") || p === ws.repoDir || p === composeDir) continue;
+        if (entry.isDirectory()) await walk(p);
+        else if (entry.isFile() && (await fs.readFile(p)).includes(ws.password)) leaks.push(p);
+      }
+    };
+    await walk(ws.dir);
+    expect(leaks).toEqual([]);
+    expect((await fs.readdir(path.join(ws.dir, "base", "metadata"))).length).toBeGreaterThan(3);
   });
 });

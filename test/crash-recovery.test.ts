@@ -155,3 +155,40 @@ describe("kopi-docka killed mid-backup", () => {
     expect(await containerState(second)).toBe("running");
   });
 });
+
+describe("a signal during a restore", () => {
+  it("SIGINT while kopia restores: exit 130, the current data untouched, the containers running again", async () => {
+    const data = await docker("volume", "inspect", "--format", "{{.Mountpoint}}", `${unit}-data`);
+    await fs.writeFile(path.join(data, "marker"), "current data\n");
+    const child = spawn(
+      process.execPath,
+      [CLI, "--config", ws.configPath, "restore", "--unit", unit, "--yes"],
+      {
+        stdio: "ignore",
+      },
+    );
+    const exited = new Promise<number | null>((r) => child.on("close", r));
+    let kopia: number[] = [];
+    for (let i = 0; i < 1000 && kopia.length === 0; i++) {
+      kopia = await processesMatching(
+        (c) => c.includes("kopia") && c.includes("\0restore\0") && c.includes(ws.dir),
+      );
+      if (kopia.length === 0) await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(kopia.length).toBeGreaterThan(0);
+    child.kill("SIGINT");
+    expect(await exited).toBe(130);
+    expect(await fs.readFile(path.join(data, "marker"), "utf8")).toBe("current data\n");
+    expect((await fs.readdir(path.dirname(data))).sort()).toEqual(["_data"]);
+    expect(await containerState(first)).toBe("running");
+    expect(await containerState(second)).toBe("running");
+    const history = await ws.json<{ runs: { operation: string; status: string }[] }>([
+      "history",
+      "--unit",
+      unit,
+      "--last",
+      "1",
+    ]);
+    expect(history.runs[0]).toMatchObject({ operation: "restore", status: "interrupted" });
+  });
+});

@@ -322,6 +322,7 @@ export async function runRestore(ctx: Context, request: RestoreRequest): Promise
     report.stopped = stop.stopped.map((c) => c.name);
     const swapped: DataTarget[] = [];
     let phase = "stop";
+    let inconsistent = false;
     try {
       if (stop.error) throw new Error(stop.error);
       // 1. Every item is restored beside its target; nothing current is touched yet.
@@ -337,27 +338,33 @@ export async function runRestore(ctx: Context, request: RestoreRequest): Promise
       for (const target of targets) await target.dropSafety();
       report.items = planItems.map((i) => ({ ...i, restored: true }));
     } catch (error) {
+      const notUndone: string[] = [];
       for (const target of swapped.reverse()) {
-        await target
-          .swapBack()
-          .catch((e: unknown) =>
-            ctx.log.warn(`could not undo the swap of ${target.describe}: ${errorMessage(e)}`),
-          );
+        await target.swapBack().catch((e: unknown) => {
+          notUndone.push(target.describe);
+          ctx.log.warn(`could not undo the swap of ${target.describe}: ${errorMessage(e)}`);
+        });
       }
       for (const target of targets) await target.discard().catch(() => {});
       report.items = planItems.map((i) => ({ ...i, restored: false }));
       const interrupted = error instanceof InterruptedError || ctx.signal.aborted;
       report.status = interrupted ? "interrupted" : "failed";
-      report.error = `${interrupted ? "interrupted" : errorMessage(error)}; the current data was kept unchanged`;
+      report.error =
+        notUndone.length > 0
+          ? `${interrupted ? "interrupted" : errorMessage(error)}; the swap of ${notUndone.join(", ")} could not be undone, so the unit's data is not consistent: its containers stay stopped (the old data is in the .kopi-docka-old copies)`
+          : `${interrupted ? "interrupted" : errorMessage(error)}; the current data was kept unchanged`;
       report.errorDetails = [errorDetail(phase, error)];
+      inconsistent = notUndone.length > 0;
     } finally {
       const stoppedIds = new Set(stop.stopped.map((c) => c.id));
-      report.notRestarted = await startContainers(
-        ctx.docker,
-        affected.filter((c) => stoppedIds.has(c.id)),
-        ctx.settings.config.backup.start_timeout,
-        ctx.log,
-      );
+      const toStart = affected.filter((c) => stoppedIds.has(c.id));
+      // Containers never run on data that is half old, half new.
+      report.notRestarted = inconsistent
+        ? toStart.map((c) => ({
+            container: c.name,
+            reason: "left stopped: the unit's data is not consistent",
+          }))
+        : await startContainers(ctx.docker, toStart, ctx.settings.config.backup.start_timeout, ctx.log);
       if (journalId) await journalOf(ctx).clear(journalId);
     }
     if (report.status === "ok" && report.notRestarted.length > 0) {
