@@ -1,10 +1,11 @@
 // Faults provoked for real: in every case every container ends in the state it started in (or
 // the summary says which could not be and why), the exit code is not 0, and the message is one line.
+import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createWorkspace, type Workspace } from "./helpers/cli.js";
+import { CLI, createWorkspace, type Workspace } from "./helpers/cli.js";
 import {
   containerStartedAt,
   containerState,
@@ -15,11 +16,22 @@ import {
   TEST_IMAGE,
   TEST_LABEL,
 } from "./helpers/docker.js";
+import { pseudoRandom } from "./helpers/fixtures.js";
 
 const id = randomUUID().slice(0, 8);
 const label = `faults-${id}`;
 const unit = `kdt${id}`;
 let ws: Workspace;
+
+async function processesMatching(pattern: (cmdline: string) => boolean): Promise<number[]> {
+  const pids: number[] = [];
+  for (const pid of await fs.readdir("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    const cmdline = await fs.readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
+    if (pattern(cmdline)) pids.push(Number(pid));
+  }
+  return pids;
+}
 
 beforeAll(async () => {
   ws = await createWorkspace();
@@ -143,5 +155,92 @@ describe("faults of containers", () => {
     expect(next.code).toBe(0);
     expect(await containerState(`${unit}-fragile`)).toBe("exited");
     await docker("rm", "-f", `${unit}-fragile`);
+  });
+});
+
+describe("a volume removed between discovery and its snapshot", () => {
+  it("that unit fails with one line, nothing of it stopped; the other unit is backed up; exit 1", async () => {
+    const late = `${unit}-late`;
+    await createVolume(`${late}-data`, label);
+    await runContainer({ name: late, label, volumes: [`${late}-data:/data`] });
+    const data = await docker("volume", "inspect", "--format", "{{.Mountpoint}}", `${unit}-data`);
+    await fs.writeFile(path.join(data, "slow.bin"), pseudoRandom(`slow-${id}`)(150 * 1024 * 1024));
+    const child = spawn(
+      process.execPath,
+      [CLI, "--config", ws.configPath, "backup", "--unit", unit, "--unit", late, "--json"],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | null>((r) => child.on("close", r));
+    let kopia: number[] = [];
+    for (let i = 0; i < 1000 && kopia.length === 0; i++) {
+      kopia = await processesMatching((c) => c.includes("snapshot\0create") && c.includes(ws.dir));
+      if (kopia.length === 0) await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(kopia.length).toBeGreaterThan(0);
+    await docker("rm", "-f", late);
+    await docker("volume", "rm", `${late}-data`);
+    expect(await exited, stderr).toBe(1);
+    expect(stdout, stderr).not.toBe("");
+    const report = JSON.parse(stdout) as {
+      units: { unit: string; status: string; error?: string; stopped: string[] }[];
+    };
+    expect(report.units.map((u) => [u.unit, u.status])).toEqual([
+      [unit, "ok"],
+      [late, "failed"],
+    ]);
+    expect(report.units[1]?.error).toBe(
+      `volume ${late}-data no longer exists (removed after discovery); nothing was stopped`,
+    );
+    expect(report.units[1]?.stopped).toEqual([]);
+    expect(await containerState(`${unit}-web`)).toBe("running");
+    await fs.rm(path.join(data, "slow.bin"));
+  });
+});
+
+describe("the Docker engine restarted during a backup", () => {
+  it("the containers are started again once the engine answers", async () => {
+    const data = await docker("volume", "inspect", "--format", "{{.Mountpoint}}", `${unit}-data`);
+    await fs.writeFile(path.join(data, "big.bin"), pseudoRandom(`engine-${id}`)(150 * 1024 * 1024));
+    const dockerd = (await processesMatching((c) => c.split("\0")[0]?.endsWith("dockerd") === true))[0];
+    expect(dockerd).toBeDefined();
+    const argv = (await fs.readFile(`/proc/${dockerd}/cmdline`, "utf8")).split("\0").filter(Boolean);
+    const child = spawn(
+      process.execPath,
+      [CLI, "--config", ws.configPath, "backup", "--unit", unit, "--json"],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let stdout = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    const exited = new Promise<number | null>((r) => child.on("close", r));
+    let kopia: number[] = [];
+    for (let i = 0; i < 1000 && kopia.length === 0; i++) {
+      kopia = await processesMatching((c) => c.includes("snapshot\0create") && c.includes(ws.dir));
+      if (kopia.length === 0) await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(kopia.length).toBeGreaterThan(0);
+    // Restart the engine with the same command line while kopia reads.
+    process.kill(Number(dockerd), "SIGTERM");
+    for (
+      let i = 0;
+      i < 300 && (await processesMatching((c) => c.split("\0")[0]?.endsWith("dockerd") === true)).length > 0;
+      i++
+    )
+      await new Promise((r) => setTimeout(r, 100));
+    const log = await fs.open("/var/log/kopi-docka-dockerd.log", "a");
+    spawn(argv[0] as string, argv.slice(1), { detached: true, stdio: ["ignore", log.fd, log.fd] }).unref();
+    await log.close();
+    expect(await exited).toBe(0);
+    const report = JSON.parse(stdout) as { units: { status: string }[] };
+    expect(report.units[0]?.status).toBe("ok");
+    expect(await containerState(`${unit}-web`)).toBe("running");
+    await fs.rm(path.join(data, "big.bin"));
   });
 });

@@ -16,7 +16,7 @@ import { errorDetail, type RunErrorDetail, type RunRecord } from "../domain/run-
 import { bindTags, fsMetadataTags, type Tags, volumeTags } from "../domain/tags.js";
 import { planStops } from "../domain/units.js";
 import { VERSION } from "../version.js";
-import { startContainers, stopContainers } from "./containers.js";
+import { type StartProblem, startContainers, stopContainers } from "./containers.js";
 import type { Context } from "./context.js";
 import { discover, selectUnits } from "./discover.js";
 import { applyGlobalPolicy, syncSourcePolicy } from "./policy.js";
@@ -55,7 +55,7 @@ export interface UnitBackupResult {
   /** Containers stopped for the snapshot, in stop order. */
   stopped: string[];
   /** Containers that could not be brought back, with the reason. */
-  notRestarted: { container: string; reason: string }[];
+  notRestarted: StartProblem[];
   downtimeMs: number;
   warnings: string[];
   error?: string;
@@ -260,6 +260,16 @@ async function backupUnit(
     downtimeMs: 0,
     warnings: [],
   };
+  // Units run one after another: what discovery saw may have changed since. A volume that is
+  // gone fails the unit before anything stops; containers removed or stopped since are left alone.
+  for (const v of unit.volumes) {
+    if (!(await ctx.docker.inspectVolume(v.volume.name))) {
+      result.status = "failed";
+      result.error = `volume ${v.volume.name} no longer exists (removed after discovery); nothing was stopped`;
+      result.errorDetails = [{ phase: "plan", message: result.error }];
+      return result;
+    }
+  }
   // Names that are not valid UTF-8 would be mangled by Kopia: such a volume is written as TAR,
   // which keeps them; a bind mount cannot be, so the unit fails before anything is stopped.
   for (const item of items) {
@@ -307,7 +317,13 @@ async function backupUnit(
     result.errorDetails = [errorDetail("plan", error)];
     return result;
   }
-  const plan = planStops(unit, allContainers);
+  const planned = planStops(unit, allContainers);
+  const stillRunning = new Set<string>();
+  for (const c of planned.stop) if ((await ctx.docker.containerStatus(c.id))?.running) stillRunning.add(c.id);
+  const plan = {
+    stop: planned.stop.filter((c) => stillRunning.has(c.id)),
+    start: planned.start.filter((c) => stillRunning.has(c.id)),
+  };
   log.info(`unit ${unit.name}: ${items.length} item(s), stopping ${plan.stop.length} container(s)`);
   const downStart = Date.now();
   let stoppedContainers: Container[] = [];
@@ -388,7 +404,9 @@ async function backupUnit(
       settings.config.backup.start_timeout,
       log,
     );
-    if (journalId) await journalOf(ctx).clear(journalId);
+    // Kept when the engine could not be reached: `recover` starts those later.
+    if (journalId && !result.notRestarted.some((p) => p.engineUnreachable))
+      await journalOf(ctx).clear(journalId);
     result.downtimeMs = stoppedContainers.length > 0 ? Date.now() - downStart : 0;
   }
   // The metadata records are written after the containers run again.

@@ -1,12 +1,14 @@
 // Stopping and starting a set of containers, always bringing back what was stopped.
 import type { DockerEngine } from "../adapters/docker/engine.js";
-import { errorMessage } from "../domain/errors.js";
+import { EnvironmentError, errorMessage } from "../domain/errors.js";
 import type { Container } from "../domain/model.js";
 import type { Logger } from "./context.js";
 
 export interface StartProblem {
   container: string;
   reason: string;
+  /** The engine did not answer: the journal is kept, so `recover` starts it later. */
+  engineUnreachable?: boolean;
 }
 
 export interface StopResult {
@@ -64,13 +66,28 @@ export async function startContainers(
 ): Promise<StartProblem[]> {
   const problems: StartProblem[] = [];
   for (const container of containers) {
-    try {
-      log.info(`starting ${container.name}`);
-      await docker.start(container.id);
-      const reason = await docker.waitRunning(container.id, timeoutSeconds * 1000);
-      if (reason) problems.push({ container: container.name, reason });
-    } catch (error) {
-      problems.push({ container: container.name, reason: errorMessage(error) });
+    // An engine that is restarting does not answer for a while: keep trying until the timeout.
+    const deadline = Date.now() + timeoutSeconds * 1000;
+    for (;;) {
+      try {
+        log.info(`starting ${container.name}`);
+        await docker.start(container.id);
+        const reason = await docker.waitRunning(container.id, Math.max(1000, deadline - Date.now()));
+        if (reason) problems.push({ container: container.name, reason });
+        break;
+      } catch (error) {
+        if (error instanceof EnvironmentError && Date.now() < deadline) {
+          log.warn(`the Docker engine does not answer; trying to start ${container.name} again`);
+          await new Promise((r) => setTimeout(r, 1000));
+          continue;
+        }
+        problems.push({
+          container: container.name,
+          reason: errorMessage(error),
+          ...(error instanceof EnvironmentError ? { engineUnreachable: true } : {}),
+        });
+        break;
+      }
     }
   }
   return problems;

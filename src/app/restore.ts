@@ -24,7 +24,7 @@ import { errorDetail, type RunErrorDetail, type RunRecord } from "../domain/run-
 import { startOrder } from "../domain/start-order.js";
 import { decodeJsonTag } from "../domain/tags.js";
 import { VERSION } from "../version.js";
-import { startContainers, stopContainers } from "./containers.js";
+import { type StartProblem, startContainers, stopContainers } from "./containers.js";
 import type { Context } from "./context.js";
 import {
   discardStagingScript,
@@ -75,7 +75,7 @@ export interface RestoreReport {
   backupId: string;
   items: (RestorePlanItem & { restored: boolean })[];
   stopped: string[];
-  notRestarted: { container: string; reason: string }[];
+  notRestarted: StartProblem[];
   /** Containers a crashed earlier run had left stopped, started again before this run. */
   recovered?: RecoverReport;
   error?: string;
@@ -365,7 +365,8 @@ export async function runRestore(ctx: Context, request: RestoreRequest): Promise
             reason: "left stopped: the unit's data is not consistent",
           }))
         : await startContainers(ctx.docker, toStart, ctx.settings.config.backup.start_timeout, ctx.log);
-      if (journalId) await journalOf(ctx).clear(journalId);
+      if (journalId && !report.notRestarted.some((p) => p.engineUnreachable))
+        await journalOf(ctx).clear(journalId);
     }
     if (report.status === "ok" && report.notRestarted.length > 0) {
       report.status = "failed";

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Composition root: parses argv, runs one command, and is the one place errors become exit codes.
 import { Command, CommanderError } from "commander";
-import { ExitCode, ExternalError, KopiDockaError } from "../domain/errors.js";
+import { ExitCode, ExternalError, InterruptedError, KopiDockaError } from "../domain/errors.js";
 import { VERSION } from "../version.js";
 import { registerBackup } from "./commands/backup.js";
 import { registerDoctor } from "./commands/doctor.js";
@@ -12,7 +12,8 @@ import { registerRecover } from "./commands/recover.js";
 import { registerRestore } from "./commands/restore.js";
 import { registerSnapshots } from "./commands/snapshots.js";
 import type { CommandHelpers } from "./commands/types.js";
-import type { GlobalOptions } from "./runtime.js";
+import { makeLogger } from "./output.js";
+import { type GlobalOptions, interruptSignal } from "./runtime.js";
 
 const EXIT_CODES_HELP = `
 Exit codes:
@@ -54,6 +55,7 @@ function reportError(error: unknown, json: boolean): number {
 
 export async function main(argv: readonly string[]): Promise<number> {
   const json = wantsJson(argv);
+  const signal = interruptSignal(makeLogger({ json }));
   let exitCode: number = ExitCode.ok;
   const program = new Command();
   const helpers: CommandHelpers = {
@@ -107,6 +109,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     return reportError(error, json);
   }
+  // A signal that came before the command had anything to undo still ends the run as interrupted.
+  if (signal.aborted && exitCode === ExitCode.ok)
+    return signal.reason instanceof InterruptedError ? signal.reason.exitCode : ExitCode.interrupted;
   return exitCode;
 }
 

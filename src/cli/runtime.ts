@@ -27,12 +27,18 @@ export async function loadConfigured(global: GlobalOptions): Promise<Settings> {
   return loadSettings(await locateConfig({ explicit: global.config }));
 }
 
+let runController: AbortController | undefined;
+
 /**
- * An abort signal for the run: the first SIGINT/SIGTERM/SIGHUP aborts it (kopia is asked to stop,
- * containers are started again); later signals only say that the cleanup is still going on.
+ * The run's abort signal, with the handlers installed on first use (main installs them before
+ * anything else, so a signal at any moment is handled): the first SIGINT/SIGTERM/SIGHUP aborts it
+ * (kopia is asked to stop, containers are started again); later signals only say that the
+ * cleanup is still going on.
  */
 export function interruptSignal(log: { warn(m: string): void }): AbortSignal {
+  if (runController) return runController.signal;
   const controller = new AbortController();
+  runController = controller;
   const onSignal = (signal: NodeJS.Signals) => {
     if (!controller.signal.aborted) {
       log.warn(`${signal} received: stopping kopia and starting the stopped containers again`);
