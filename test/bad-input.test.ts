@@ -37,6 +37,14 @@ describe("bad input", () => {
     expectCleanFailure(await ws.run(["backup", "--unit", "no-such-unit"]), 2, /unknown unit no-such-unit/);
   });
 
+  it("an unknown format is a usage error (2) naming the allowed ones", async () => {
+    expectCleanFailure(
+      await ws.run(["backup", "--unit", name, "--backup-format", "zip"]),
+      2,
+      /Allowed choices are direct, tar/,
+    );
+  });
+
   it("an unknown option is a usage error (2)", async () => {
     expectCleanFailure(await ws.run(["backup", "--no-such-flag"]), 2, /unknown option/);
   });
