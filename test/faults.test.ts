@@ -237,7 +237,7 @@ describe("the Docker engine restarted during a backup", () => {
     const log = await fs.open("/var/log/kopi-docka-dockerd.log", "a");
     spawn(argv[0] as string, argv.slice(1), { detached: true, stdio: ["ignore", log.fd, log.fd] }).unref();
     await log.close();
-    expect(await exited).toBe(0);
+    expect(await exited, stdout).toBe(0);
     const report = JSON.parse(stdout) as { units: { status: string }[] };
     expect(report.units[0]?.status).toBe("ok");
     expect(await containerState(`${unit}-web`)).toBe("running");

@@ -66,7 +66,6 @@ export async function startContainers(
 ): Promise<StartProblem[]> {
   const problems: StartProblem[] = [];
   for (const container of containers) {
-    // An engine that is restarting does not answer for a while: keep trying until the timeout.
     const deadline = Date.now() + timeoutSeconds * 1000;
     for (;;) {
       try {
@@ -76,8 +75,10 @@ export async function startContainers(
         if (reason) problems.push({ container: container.name, reason });
         break;
       } catch (error) {
-        if (error instanceof EnvironmentError && Date.now() < deadline) {
-          log.warn(`the Docker engine does not answer; trying to start ${container.name} again`);
+        // An engine that has just restarted refuses for a moment (no answer, or HTTP 500 while its
+        // stores load): try again until the timeout, then report what it said last.
+        if (Date.now() + 1000 < deadline) {
+          log.warn(`could not start ${container.name} (${errorMessage(error)}); trying again`);
           await new Promise((r) => setTimeout(r, 1000));
           continue;
         }
