@@ -196,7 +196,12 @@ describe("cold backup and restore, direct format", () => {
     const report = JSON.parse(result.stdout) as BackupJson;
     const stack = report.units.find((u) => u.unit === project);
     expect(stack?.status).toBe("ok");
-    expect(stack?.items.map((i) => `${i.kind}:${i.name}:${i.format}`).sort()).toEqual([
+    expect(
+      stack?.items
+        .filter((i) => i.kind === "volume" || i.kind === "bind")
+        .map((i) => `${i.kind}:${i.name}:${i.format}`)
+        .sort(),
+    ).toEqual([
       `bind:${bindDir}:direct`,
       `volume:${project}_appdata:direct`,
       `volume:${project}_dbdata:direct`,
@@ -231,8 +236,13 @@ describe("cold backup and restore, direct format", () => {
     const all = (JSON.parse(stdout) as { source: { path: string }; tags: Record<string, string> }[]).filter(
       (m) => m.tags["tag:backup_id"] === firstBackupId,
     );
-    const manifests = all.filter((m) => m.tags["tag:type"] !== "fs_metadata");
+    const manifests = all.filter((m) => m.tags["tag:type"] === "volume" || m.tags["tag:type"] === "bind");
     expect(manifests).toHaveLength(3);
+    // Scope standard: the recipe and the networks too, from stable per-unit staging paths.
+    const recipe = all.find((m) => m.tags["tag:type"] === "recipe");
+    expect(recipe?.source.path).toBe(path.join(ws.dir, "staging", "recipes", project));
+    expect(all.find((m) => m.tags["tag:type"] === "networks")?.tags["tag:network_count"]).toBe("1");
+    for (const m of all) expect(m.tags["tag:unit_items"]).toBe("5");
     // Each data snapshot has its metadata record beside it.
     expect(all.filter((m) => m.tags["tag:type"] === "fs_metadata")).toHaveLength(3);
     const volume = manifests.find((m) => m.tags["tag:volume"] === `${project}_dbdata`);
@@ -266,7 +276,7 @@ describe("cold backup and restore, direct format", () => {
         .map((s) => s.type)
         .filter((t) => t !== "fs_metadata")
         .sort(),
-    ).toEqual(["bind", "volume", "volume"]);
+    ).toEqual(["bind", "networks", "recipe", "volume", "volume"]);
   });
 
   it("restores the unit: every byte, mode, owner and mtime back; the stopped container stays stopped", async () => {

@@ -101,9 +101,11 @@ describe("names that are not valid UTF-8", () => {
     const result = await ws.run(["backup", "--unit", odd, "--json"]);
     expect(result.code, result.stderr).toBe(0);
     const unitReport = (
-      JSON.parse(result.stdout) as { units: { items: { format: string }[]; warnings: string[] }[] }
+      JSON.parse(result.stdout) as {
+        units: { items: { kind: string; format: string }[]; warnings: string[] }[];
+      }
     ).units[0];
-    expect(unitReport?.items[0]?.format).toBe("tar");
+    expect(unitReport?.items.find((i) => i.kind === "volume")?.format).toBe("tar");
     expect(unitReport?.warnings.join("\n")).toMatch(/not valid UTF-8 \(latin1-\\xe9t\\xe9\)/);
     await fs.rm(Buffer.concat([Buffer.from(`${dir}/latin1-`), Buffer.from([0xe9, 0x74, 0xe9])]));
     const restore = await ws.run(["restore", "--unit", odd, "--yes"]);

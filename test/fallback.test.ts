@@ -92,12 +92,18 @@ describe("volumes without a readable host path", () => {
     const result = await runHidden(["backup", "--unit", unit, "--json"]);
     expect(result.code, result.stderr + result.stdout).toBe(0);
     const report = JSON.parse(result.stdout) as {
-      units: { status: string; items: { format: string; fallbackReason?: string; excludes: string[] }[] }[];
+      units: {
+        status: string;
+        items: { kind: string; format: string; fallbackReason?: string; excludes: string[] }[];
+      }[];
     };
     expect(report.units[0]?.status).toBe("ok");
     tarBackupId = (report.units[0] as unknown as { backupId: string }).backupId;
-    expect(report.units[0]?.items[0]).toMatchObject({ format: "tar", excludes: ["*.log"] });
-    expect(report.units[0]?.items[0]?.fallbackReason).toMatch(/not visible/);
+    expect(report.units[0]?.items.find((i) => i.kind === "volume")).toMatchObject({
+      format: "tar",
+      excludes: ["*.log"],
+    });
+    expect(report.units[0]?.items.find((i) => i.kind === "volume")?.fallbackReason).toMatch(/not visible/);
     expect(await docker("inspect", "--format", "{{.State.Status}}", unit)).toBe("running");
   });
 

@@ -68,10 +68,13 @@ describe.each(["direct", "tar"] as const)("round trip in the %s format", (format
     });
     expect(result.code, result.stderr + result.stdout).toBe(0);
     const report = JSON.parse(result.stdout) as {
-      units: { status: string; backupId: string; items: { format: string }[] }[];
+      units: { status: string; backupId: string; items: { kind: string; format: string }[] }[];
     };
     expect(report.units[0]?.status).toBe("ok");
-    expect(report.units[0]?.items.map((i) => i.format)).toEqual([format, format]);
+    expect(report.units[0]?.items.filter((i) => i.kind === "volume").map((i) => i.format)).toEqual([
+      format,
+      format,
+    ]);
     backupId = report.units[0]?.backupId ?? "";
     const points = await ws.json<{
       restorePoints: { backupId: string; snapshots: { type: string; format: string }[] }[];

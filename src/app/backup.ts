@@ -11,9 +11,18 @@ import { ExitCode, ExternalError, errorMessage, InterruptedError, UsageError } f
 import { EXCLUDE_LABEL, mergeExcludes, parseExcludeLabel, tarExcludePattern } from "../domain/excludes.js";
 import { FS_METADATA_FILE, type FsMetadata, fsMetadataSourcePath } from "../domain/fs-metadata.js";
 import type { BackupFormat, BackupScope, BackupUnit, Container } from "../domain/model.js";
+import type { CoverageEntry } from "../domain/recipe.js";
 import type { SnapshotRecord } from "../domain/restore-points.js";
 import { errorDetail, type RunErrorDetail, type RunRecord } from "../domain/run-record.js";
-import { bindTags, fsMetadataTags, type Tags, volumeTags } from "../domain/tags.js";
+import {
+  bindTags,
+  dockerConfigTags,
+  fsMetadataTags,
+  networksTags,
+  recipeTags,
+  type Tags,
+  volumeTags,
+} from "../domain/tags.js";
 import { planStops } from "../domain/units.js";
 import { VERSION } from "../version.js";
 import { type StartProblem, startContainers, stopContainers } from "./containers.js";
@@ -21,6 +30,7 @@ import type { Context } from "./context.js";
 import { discover, selectUnits } from "./discover.js";
 import { applyGlobalPolicy, syncSourcePolicy } from "./policy.js";
 import { checkFreeSpace, checkRepositoryWritable, estimateNewData } from "./preflight.js";
+import { stageDockerConfig, stageNetworks, stageRecipe } from "./recipe.js";
 import { exclusiveRun, journalOf, type RecoverReport, writeRunRecord } from "./run-guard.js";
 
 export interface BackupRequest {
@@ -28,10 +38,12 @@ export interface BackupRequest {
   dryRun: boolean;
   /** Overrides `backup.backup_format` for this run. */
   format?: BackupFormat | undefined;
+  /** Overrides `backup.backup_scope` for this run. */
+  scope?: BackupScope | undefined;
 }
 
 export interface SnapshotItemResult {
-  kind: "volume" | "bind";
+  kind: "volume" | "bind" | "recipe" | "networks" | "docker_config";
   name: string;
   path: string;
   format: "direct" | "tar";
@@ -61,6 +73,10 @@ export interface UnitBackupResult {
   error?: string;
   /** Each error with the phase it happened in, the exit code and stderr tail of what failed. */
   errorDetails?: RunErrorDetail[];
+  /** What of the unit is not protected, and why (from the recipe's coverage manifest, or planned). */
+  gaps?: CoverageEntry[];
+  /** Custom networks saved (scopes standard and full). */
+  networks?: number;
 }
 
 export interface BackupReport {
@@ -96,7 +112,8 @@ function planItems(
     backupId,
     scope,
     timestamp,
-    unitItems: unit.volumes.length + unit.binds.length,
+    unitItems:
+      unit.volumes.length + unit.binds.length + (scope === "minimal" ? 0 : 2) + (scope === "full" ? 1 : 0),
   };
   const excludesFor = (usedBy: readonly string[]) =>
     mergeExcludes(
@@ -141,7 +158,7 @@ function planItems(
 
 export async function runBackup(ctx: Context, request: BackupRequest): Promise<BackupReport> {
   const { settings } = ctx;
-  const scope = settings.config.backup.backup_scope;
+  const scope = request.scope ?? settings.config.backup.backup_scope;
   const excludes = settings.config.backup.exclude_patterns;
   const found = await discover(ctx.docker, request.format ?? settings.config.backup.backup_format);
   const { selected, unknown } = selectUnits(found.units, request.units);
@@ -176,6 +193,12 @@ export async function runBackup(ctx: Context, request: BackupRequest): Promise<B
           notRestarted: [],
           downtimeMs: 0,
           warnings: [],
+          gaps: unit.skipped.map((m) => ({
+            kind: "bind" as const,
+            name: m.source,
+            status: "not protected" as const,
+            reason: m.reason,
+          })),
         };
       }),
     };
@@ -316,6 +339,51 @@ async function backupUnit(
     result.error = `could not set Kopia's policy for the unit's data: ${errorMessage(error)}`;
     result.errorDetails = [errorDetail("plan", error)];
     return result;
+  }
+  // The recipe, the networks and the daemon configuration do not change when the containers
+  // stop: they are saved before, while everything still runs.
+  if (scope !== "minimal") {
+    try {
+      const common = {
+        unit: unit.name,
+        backupId,
+        scope,
+        timestamp,
+        unitItems: unitItemCount(unit, scope),
+      };
+      const recipe = await stageRecipe(ctx, unit);
+      result.gaps = recipe.coverage.filter((c) => c.status !== "backed up");
+      result.items.push(await snapshotStaged(ctx, "recipe", unit.name, recipe.dir, recipeTags(common)));
+      const networks = await stageNetworks(ctx, unit);
+      result.items.push(
+        await snapshotStaged(
+          ctx,
+          "networks",
+          unit.name,
+          networks.dir,
+          networksTags({ ...common, networkCount: networks.count }),
+        ),
+      );
+      if (scope === "full") {
+        const docker = await stageDockerConfig(ctx, unit);
+        result.items.push(
+          await snapshotStaged(
+            ctx,
+            "docker_config",
+            unit.name,
+            docker.dir,
+            dockerConfigTags({ ...common, files: docker.files }),
+          ),
+        );
+      }
+    } catch (error) {
+      result.status = ctx.signal.aborted ? "interrupted" : "failed";
+      result.error = `could not save the unit's recipe: ${errorMessage(error)}`;
+      result.errorDetails = [errorDetail("recipe", error)];
+      const saved = result.items.map((i) => i.snapshotId).filter((id): id is string => id !== undefined);
+      await ctx.kopia.deleteSnapshots(saved).catch(() => undefined);
+      return result;
+    }
   }
   const planned = planStops(unit, allContainers);
   const stillRunning = new Set<string>();
@@ -564,7 +632,7 @@ function backupRecord(
     success: result.status === "ok",
     kopia_snapshot_ids: result.items.map((i) => i.snapshotId).filter((id): id is string => id !== undefined),
     volumes_backed_up: result.items.filter((i) => i.kind === "volume" && i.snapshotId).length,
-    networks_backed_up: 0,
+    networks_backed_up: result.networks ?? 0,
     errors: result.error ? [result.error] : [],
     backup_scope: scope,
     backup_format: format,
@@ -580,4 +648,30 @@ function backupRecord(
     downtime_ms: result.downtimeMs,
     writer: `kopi-docka-ts ${VERSION}`,
   };
+}
+
+async function snapshotStaged(
+  ctx: Context,
+  kind: "recipe" | "networks" | "docker_config",
+  unit: string,
+  dir: string,
+  tags: Tags,
+): Promise<SnapshotItemResult> {
+  const started = Date.now();
+  const record = await ctx.kopia.snapshotCreate(dir, { tags }, ctx.signal);
+  return {
+    kind,
+    name: unit,
+    path: dir,
+    format: "direct",
+    excludes: [],
+    snapshotId: record.id,
+    sizeBytes: record.totalSize,
+    durationMs: Date.now() - started,
+  };
+}
+
+/** Snapshots a run writes for a unit, metadata records not counted: the `unit_items` tag. */
+function unitItemCount(unit: BackupUnit, scope: BackupScope): number {
+  return unit.volumes.length + unit.binds.length + (scope === "minimal" ? 0 : 2) + (scope === "full" ? 1 : 0);
 }

@@ -214,6 +214,10 @@ export async function runRestore(ctx: Context, request: RestoreRequest): Promise
   const { points } = await listRestorePoints(ctx, { unit: request.unit, host: request.host });
   const point = pickRestorePoint(points, request.unit, request.backupId);
   const chosen = selectItems(point, request.volumes);
+  if (point.scope === "minimal")
+    ctx.log.warn(
+      `restore point ${point.backupId} has scope minimal: it holds the data only, so the unit's containers and networks must be recreated by hand`,
+    );
   if (request.toDir !== undefined && chosen.length !== 1)
     throw new UsageError("--to-dir restores exactly one volume: name it with --volume NAME");
   if (chosen.length === 0)

@@ -33,6 +33,10 @@ export const kopiaSectionSchema = z
 export const backupSectionSchema = z
   .object({
     base_path: z.string().default("/backup/kopi-docka").describe("working directory for metadata"),
+    staging_directory: z
+      .string()
+      .default("/var/cache/kopi-docka/staging")
+      .describe("(kopi-docka TS) where recipes, networks and daemon config are staged for their snapshots"),
     state_directory: z
       .string()
       .default("/var/lib/kopi-docka")
@@ -43,6 +47,19 @@ export const backupSectionSchema = z
     start_timeout: seconds.default(60).describe("seconds a container gets to run (and be healthy)"),
     exclude_patterns: z.array(z.string()).default([]),
     hooks: z.record(z.unknown()).default({}),
+  })
+  .default({});
+
+export const dockerSectionSchema = z
+  .object({
+    daemon_json: z
+      .string()
+      .default("/etc/docker/daemon.json")
+      .describe("(kopi-docka TS) daemon config, full scope"),
+    service_dropin_dir: z
+      .string()
+      .default("/etc/systemd/system/docker.service.d")
+      .describe("(kopi-docka TS) systemd drop-ins of docker.service, full scope"),
   })
   .default({});
 
@@ -60,6 +77,7 @@ export const retentionSectionSchema = z
 export const configSchema = z.object({
   kopia: kopiaSectionSchema,
   backup: backupSectionSchema,
+  docker: dockerSectionSchema,
   retention: retentionSectionSchema,
   notifications: z.record(z.unknown()).default({}),
 });

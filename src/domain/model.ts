@@ -19,6 +19,8 @@ export interface Container {
   state: ContainerState;
   labels: Readonly<Record<string, string>>;
   mounts: readonly ContainerMount[];
+  /** Names of the networks it is attached to. */
+  networks?: readonly string[];
 }
 
 export interface Volume {

@@ -75,10 +75,11 @@ export function groupRestorePoints(records: readonly SnapshotRecord[]): RestoreP
     const first = list[0];
     // A group of nothing but our metadata records holds no data to restore.
     if (!first || list.every((r) => r.tags.type === "fs_metadata")) continue;
-    // A run that died part-way saved fewer data snapshots than it announced: not a restore point.
+    // A run that died part-way saved fewer snapshots than it announced: not a restore point.
+    // (unit_items counts every snapshot of the run but the metadata records.)
     const announced = Math.max(0, ...list.map((r) => Number.parseInt(r.tags.unit_items ?? "", 10) || 0));
-    const data = list.filter((r) => r.tags.type === "volume" || r.tags.type === "bind").length;
-    if (announced > 0 && data < announced) continue;
+    const saved = list.filter((r) => r.tags.type !== "fs_metadata").length;
+    if (announced > 0 && saved < announced) continue;
     const times = list.map(timeOf).filter((t): t is Date => t !== undefined);
     const time = times.length > 0 ? new Date(Math.min(...times.map((t) => t.getTime()))) : undefined;
     const items = list.map(itemOf).sort((a, b) => {

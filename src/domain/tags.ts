@@ -24,7 +24,7 @@ interface CommonTagInput {
   /** When the run started. Written as UTC ISO-8601. */
   timestamp: Date;
   /**
-   * How many data snapshots (volumes and bind mounts) the run writes for the unit: a restore
+   * How many snapshots the run writes for the unit, metadata records not counted: a restore
    * point with fewer is incomplete (the run died part-way) and is not offered.
    */
   unitItems?: number;
@@ -79,6 +79,19 @@ export function bindTags(
     read_only: input.readOnly ? "true" : "false",
     size_bytes: String(input.sizeBytes),
   };
+}
+
+/** A unit's recipe: compose files, project files, inspect documents, coverage manifest. */
+export function recipeTags(input: CommonTagInput): Tags {
+  return common("recipe", input);
+}
+
+export function networksTags(input: CommonTagInput & { networkCount: number }): Tags {
+  return { ...common("networks", input), network_count: String(input.networkCount) };
+}
+
+export function dockerConfigTags(input: CommonTagInput & { files: readonly string[] }): Tags {
+  return { ...common("docker_config", input), files: input.files.join(",") };
 }
 
 /** The metadata record of one volume or bind snapshot. */

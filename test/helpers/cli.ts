@@ -69,6 +69,7 @@ export async function createWorkspace(
       stop_timeout: 10,
       start_timeout: 30,
       state_directory: path.join(dir, "state"),
+      staging_directory: path.join(dir, "staging"),
       base_path: path.join(dir, "base"),
     },
     // Generous retention: tests make several snapshots of one source.

@@ -15,6 +15,7 @@ const containerSummarySchema = z.object({
   Image: z.string().nullish(),
   State: z.string().nullish(),
   Labels: labelsSchema,
+  NetworkSettings: z.object({ Networks: z.record(z.unknown()).nullish() }).nullish(),
   Mounts: z
     .array(
       z.object({
@@ -74,6 +75,7 @@ function toContainer(raw: z.infer<typeof containerSummarySchema>): Container {
     state: KNOWN_STATES.includes(state) ? state : "created",
     labels: raw.Labels,
     mounts,
+    networks: Object.keys(raw.NetworkSettings?.Networks ?? {}).sort(),
   };
 }
 
@@ -252,6 +254,21 @@ export class DockerEngine {
       .getContainer(id)
       .remove({ force: true, v: false })
       .catch(() => undefined);
+  }
+
+  /** The full inspect document of a container, as the Engine API returns it. */
+  async inspectContainerDocument(id: string): Promise<unknown> {
+    return this.call(`inspecting container ${id}`, () => this.docker.getContainer(id).inspect());
+  }
+
+  /** The inspect document of a network, or undefined when it does not exist. */
+  async inspectNetworkDocument(name: string): Promise<unknown | undefined> {
+    try {
+      return await this.docker.getNetwork(name).inspect();
+    } catch (error) {
+      if (statusCode(error) === 404) return undefined;
+      return this.call(`inspecting network ${name}`, () => Promise.reject(error));
+    }
   }
 
   /** Stops a container, giving it `timeoutSeconds` before the engine kills it. Already stopped is fine. */

@@ -2,7 +2,7 @@
 import { type Command, Option } from "commander";
 import { runBackup } from "../../app/backup.js";
 import { ExitCode, InterruptedError } from "../../domain/errors.js";
-import type { BackupFormat } from "../../domain/model.js";
+import type { BackupFormat, BackupScope } from "../../domain/model.js";
 import { formatBytes, formatDuration, printJson, printLines } from "../output.js";
 import { buildContext } from "../runtime.js";
 import { type CommandHelpers, collect } from "./types.js";
@@ -14,6 +14,13 @@ export function registerBackup(program: Command, helpers: CommandHelpers): void 
     .option("--unit <name>", "back up only this unit (repeatable)", collect, [])
     .option("--dry-run", "print the plan and touch nothing")
     .addOption(
+      new Option("--scope <scope>", "what to save in this run (default: backup.backup_scope)").choices([
+        "minimal",
+        "standard",
+        "full",
+      ]),
+    )
+    .addOption(
       new Option(
         "--backup-format <format>",
         "format for volumes in this run (default: backup.backup_format)",
@@ -22,7 +29,7 @@ export function registerBackup(program: Command, helpers: CommandHelpers): void 
     .option("--json", "print the summary as JSON to stdout")
     .addHelpText(
       "after",
-      "\nExamples:\n  kopi-docka backup\n  kopi-docka backup --unit nextcloud --unit gitea\n  kopi-docka backup --unit legacy-app --backup-format tar\n  kopi-docka backup --dry-run --json\n\nExit codes: 0 all units backed up, 1 a unit failed, 2 usage, 3 config, 4 environment, 130/143 interrupted.\n",
+      "\nExamples:\n  kopi-docka backup\n  kopi-docka backup --unit nextcloud --unit gitea\n  kopi-docka backup --unit legacy-app --backup-format tar\n  kopi-docka backup --scope full\n  kopi-docka backup --dry-run --json\n\nExit codes: 0 all units backed up, 1 a unit failed, 2 usage, 3 config, 4 environment, 130/143 interrupted.\n",
     )
     .action(
       helpers.action(
@@ -31,12 +38,14 @@ export function registerBackup(program: Command, helpers: CommandHelpers): void 
           dryRun?: boolean;
           json?: boolean;
           backupFormat?: BackupFormat;
+          scope?: BackupScope;
         }) => {
           const ctx = await buildContext(helpers.global(), { json: options.json === true });
           const report = await runBackup(ctx, {
             units: options.unit,
             dryRun: options.dryRun === true,
             format: options.backupFormat,
+            scope: options.scope,
           });
           for (const w of report.warnings) ctx.log.warn(w);
           if (options.json) printJson(report);
