@@ -7,7 +7,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createWorkspace, type Workspace } from "./helpers/cli.js";
-import { removeLabelled, TEST_IMAGE, TEST_LABEL } from "./helpers/docker.js";
+import { docker, removeLabelled, TEST_IMAGE, TEST_LABEL } from "./helpers/docker.js";
 
 const run = promisify(execFile);
 const id = randomUUID().slice(0, 8);
@@ -151,6 +151,7 @@ describe("scopes", () => {
       "coverage-manifest.json",
       "docker-compose.yml",
       `${project}_web_1_inspect.json`,
+      "kopi-docka-recipe.json",
       "project-files",
     ]);
     expect(JSON.parse(await fs.readFile(path.join(recipe, "compose_order.json"), "utf8"))).toEqual([
@@ -202,5 +203,76 @@ describe("scopes", () => {
     const result = await ws.run(["restore", "--unit", project, "--backup-id", backupId, "--yes"]);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toMatch(/scope minimal: .*recreated by hand/);
+  });
+});
+
+describe("restore of a whole compose unit onto a host where it no longer exists", () => {
+  it("recreates the network with its subnet and the volume, writes the compose and project files, restores the data", async () => {
+    const data = await docker("volume", "inspect", "--format", "{{.Mountpoint}}", `${project}_data`);
+    await fs.writeFile(path.join(data, "important.txt"), "keep me\n");
+    const { backupId } = await backup("standard");
+    const subnet = await docker(
+      "network",
+      "inspect",
+      "--format",
+      "{{(index .IPAM.Config 0).Subnet}}",
+      `${project}_backend`,
+    );
+    await compose("down", "-v");
+    await fs.rm(composeDir, { recursive: true, force: true });
+    const stackDir = path.join(ws.dir, "new-host-stack");
+    const result = await ws.run([
+      "restore",
+      "--unit",
+      project,
+      "--backup-id",
+      backupId,
+      "--stack-dir",
+      stackDir,
+      "--yes",
+      "--json",
+    ]);
+    expect(result.code, result.stderr + result.stdout).toBe(0);
+    const report = JSON.parse(result.stdout) as {
+      stack: { networksCreated: string[]; filesWritten: string[]; stackDir: string };
+    };
+    expect(report.stack.networksCreated).toEqual([`${project}_backend`]);
+    expect(report.stack.filesWritten.map((f) => path.basename(f)).sort()).toEqual([
+      ".env",
+      "app.toml",
+      "docker-compose.yml",
+    ]);
+    expect(
+      await docker(
+        "network",
+        "inspect",
+        "--format",
+        "{{(index .IPAM.Config 0).Subnet}}",
+        `${project}_backend`,
+      ),
+    ).toBe(subnet);
+    const restored = await docker("volume", "inspect", "--format", "{{.Mountpoint}}", `${project}_data`);
+    expect(await fs.readFile(path.join(restored, "important.txt"), "utf8")).toBe("keep me\n");
+    // The written files bring the stack up as they are.
+    composeDir = stackDir;
+    await compose("up", "-d");
+    expect(await docker("exec", `${project}_web_1`, "cat", "/data/important.txt")).toBe("keep me");
+    expect(await docker("exec", `${project}_web_1`, "sh", "-c", "echo $APP_MODE")).toBe("production");
+    // Run again: existing files and networks are kept.
+    const again = await ws.run([
+      "restore",
+      "--unit",
+      project,
+      "--backup-id",
+      backupId,
+      "--stack-dir",
+      stackDir,
+      "--yes",
+      "--json",
+    ]);
+    expect(again.code, again.stderr).toBe(0);
+    const second = JSON.parse(again.stdout) as { stack: { networksKept: string[]; filesKept: string[] } };
+    expect(second.stack.networksKept).toEqual([`${project}_backend`]);
+    expect(second.stack.filesKept).toHaveLength(3);
   });
 });

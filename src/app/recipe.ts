@@ -4,12 +4,13 @@
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { errorMessage } from "../domain/errors.js";
-import type { BackupUnit } from "../domain/model.js";
+import { type BackupUnit, COMPOSE_WORKING_DIR_LABEL } from "../domain/model.js";
 import {
   type CoverageEntry,
   composeFilesOf,
   customNetworks,
   isProjectFile,
+  RECIPE_INFO_FILE,
   redactInspect,
 } from "../domain/recipe.js";
 import type { Context } from "./context.js";
@@ -64,6 +65,15 @@ export async function stageRecipe(
   }
   if (order.length > 0)
     await fs.writeFile(path.join(dir, "compose_order.json"), `${JSON.stringify(order)}\n`);
+  // Ours (readers that do not know it ignore it): where the project lived, so a restore into
+  // another stack directory can move the bind mounts that lived inside it along.
+  const workingDir = unit.containers
+    .map((c) => c.labels[COMPOSE_WORKING_DIR_LABEL])
+    .find((w) => w !== undefined);
+  await fs.writeFile(
+    path.join(dir, RECIPE_INFO_FILE),
+    `${JSON.stringify({ unit: unit.name, kind: unit.kind, working_dir: workingDir ?? null, compose_files: composeFiles }, null, 2)}\n`,
+  );
   for (const projectDir of projectDirs) {
     const names = await fs.readdir(projectDir).catch(() => [] as string[]);
     for (const name of names.filter(isProjectFile).sort()) {

@@ -19,6 +19,7 @@ import { createTarGuard } from "../adapters/tar/tar-guard.js";
 import { ExitCode, ExternalError, errorMessage, InterruptedError, UsageError } from "../domain/errors.js";
 import { FS_METADATA_FILE } from "../domain/fs-metadata.js";
 import { type Container, isRunning } from "../domain/model.js";
+import { relocateBind } from "../domain/recipe.js";
 import type { RestorePoint, RestorePointItem } from "../domain/restore-points.js";
 import { errorDetail, type RunErrorDetail, type RunRecord } from "../domain/run-record.js";
 import { startOrder } from "../domain/start-order.js";
@@ -39,6 +40,13 @@ import {
 } from "./engine-volume.js";
 import { exclusiveRun, journalOf, type RecoverReport, writeRunRecord } from "./run-guard.js";
 import { listRestorePoints } from "./snapshots.js";
+import {
+  applyStack,
+  discardStackPlan,
+  planStack,
+  type StackPlan,
+  type StackReport,
+} from "./stack-restore.js";
 
 export interface RestoreRequest {
   unit: string;
@@ -46,6 +54,10 @@ export interface RestoreRequest {
   volumes: readonly string[];
   toDir?: string | undefined;
   host?: string | undefined;
+  /** Where a compose unit's files go (default: its original directory when it exists here, else restore.stacks_directory/<unit>). */
+  stackDir?: string | undefined;
+  /** Replace existing compose and project files in the stack directory. */
+  overwriteFiles?: boolean;
   /** Asked once the plan is known; false cancels with nothing changed. */
   confirm: (plan: RestorePlan) => Promise<boolean>;
 }
@@ -67,6 +79,10 @@ export interface RestorePlan {
   /** Running containers that will be stopped and started again. */
   stops: string[];
   toDir?: string;
+  /** Where the compose and project files go, for a whole compose unit with a recipe. */
+  stackDir?: string;
+  /** Custom networks the restore point holds (created when missing). */
+  networks?: string[];
 }
 
 export interface RestoreReport {
@@ -78,6 +94,8 @@ export interface RestoreReport {
   notRestarted: StartProblem[];
   /** Containers a crashed earlier run had left stopped, started again before this run. */
   recovered?: RecoverReport;
+  /** Networks created and stack files written (a whole unit with a recipe). */
+  stack?: StackReport;
   error?: string;
   errorDetails?: RunErrorDetail[];
 }
@@ -252,6 +270,31 @@ export async function runRestore(ctx: Context, request: RestoreRequest): Promise
     return report;
   }
 
+  // A whole unit: its recipe says where its files go and which networks it needs.
+  const wholeUnit = request.volumes.length === 0;
+  const stackPlan = wholeUnit ? await planStack(ctx, point, request.stackDir) : undefined;
+  try {
+    return await restorePlanned(ctx, request, point, chosen, report, stackPlan);
+  } finally {
+    if (stackPlan) await discardStackPlan(stackPlan);
+  }
+}
+
+async function restorePlanned(
+  ctx: Context,
+  request: RestoreRequest,
+  point: RestorePoint,
+  chosen: RestorePointItem[],
+  report: RestoreReport,
+  stackPlan: StackPlan | undefined,
+): Promise<RestoreReport> {
+  // A project that still exists here keeps its directory; on another host it moves to the stack directory.
+  if (
+    stackPlan?.workingDir &&
+    !request.stackDir &&
+    (await fs.stat(stackPlan.workingDir).catch(() => undefined))?.isDirectory()
+  )
+    stackPlan.stackDir = stackPlan.workingDir;
   // Plan: where each item goes, which running containers use those places.
   const planItems: RestorePlanItem[] = [];
   for (const item of chosen) {
@@ -261,21 +304,31 @@ export async function runRestore(ctx: Context, request: RestoreRequest): Promise
       name: item.name ?? "",
       snapshotId: item.snapshotId,
       format: item.format ?? "direct",
-      target: kind === "volume" ? "" : (item.name ?? ""),
+      target:
+        kind === "volume" ? "" : relocateBind(item.name ?? "", stackPlan?.workingDir, stackPlan?.stackDir),
     });
   }
   const containers = await ctx.docker.listContainers();
   const volumeNames = new Set(planItems.filter((i) => i.kind === "volume").map((i) => i.name));
-  const bindSources = new Set(planItems.filter((i) => i.kind === "bind").map((i) => i.name));
+  const bindSources = new Set(planItems.filter((i) => i.kind === "bind").map((i) => i.target));
   const affected = startOrder(
     containers.filter((c) => isRunning(c) && usesTargets(c, volumeNames, bindSources)),
   );
-  const plan: RestorePlan = { point, items: planItems, stops: [...affected].reverse().map((c) => c.name) };
+  const plan: RestorePlan = {
+    point,
+    items: planItems,
+    stops: [...affected].reverse().map((c) => c.name),
+    ...(stackPlan?.stackDir ? { stackDir: stackPlan.stackDir } : {}),
+    ...(stackPlan && stackPlan.networks.length > 0
+      ? { networks: stackPlan.networks.map((n) => String((n as { Name?: unknown }).Name ?? "?")) }
+      : {}),
+  };
   if (!(await request.confirm(plan))) return { ...report, status: "cancelled" };
 
   return exclusiveRun(ctx, "restore", async (recovered) => {
     const started = ctx.clock.now();
     report.recovered = recovered;
+    if (stackPlan) report.stack = await applyStack(ctx, stackPlan, request.overwriteFiles === true);
     // Containers may have been started again by the recovery: decide what to stop now.
     const current = recovered.started.length > 0 ? await ctx.docker.listContainers() : containers;
     const affected = startOrder(

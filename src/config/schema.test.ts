@@ -23,6 +23,7 @@ const DEFAULTS: Config = {
     daemon_json: "/etc/docker/daemon.json",
     service_dropin_dir: "/etc/systemd/system/docker.service.d",
   },
+  restore: { stacks_directory: "/opt/stacks" },
   retention: { latest: 10, hourly: 0, daily: 7, weekly: 4, monthly: 12, annual: 3 },
   notifications: {},
 };
@@ -180,6 +181,7 @@ describe("validateConfig", () => {
         daemon_json: "/etc/docker/daemon.json",
         service_dropin_dir: "/etc/systemd/system/docker.service.d",
       },
+      restore: { stacks_directory: "/opt/stacks" },
       retention: { latest: 10, hourly: 0, daily: 7, weekly: 4, monthly: 12, annual: 3 },
       notifications: { enabled: false },
     });

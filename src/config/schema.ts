@@ -63,6 +63,15 @@ export const dockerSectionSchema = z
   })
   .default({});
 
+export const restoreSectionSchema = z
+  .object({
+    stacks_directory: z
+      .string()
+      .default("/opt/stacks")
+      .describe("(kopi-docka TS) where a restore writes a compose unit's files: <dir>/<unit>"),
+  })
+  .default({});
+
 export const retentionSectionSchema = z
   .object({
     latest: keepCount.default(10),
@@ -78,6 +87,7 @@ export const configSchema = z.object({
   kopia: kopiaSectionSchema,
   backup: backupSectionSchema,
   docker: dockerSectionSchema,
+  restore: restoreSectionSchema,
   retention: retentionSectionSchema,
   notifications: z.record(z.unknown()).default({}),
 });

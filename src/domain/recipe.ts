@@ -5,6 +5,23 @@ import path from "node:path";
 import { COMPOSE_CONFIG_FILES_LABEL, COMPOSE_WORKING_DIR_LABEL, type Container } from "./model.js";
 
 export const REDACTED = "***REDACTED***";
+/** Our own file in a recipe: the unit's kind, original working directory and compose file paths. */
+export const RECIPE_INFO_FILE = "kopi-docka-recipe.json";
+
+/**
+ * Where a bind source goes when the project moves to another stack directory: a source inside
+ * the original working directory moves along; others stay where they were.
+ */
+export function relocateBind(
+  source: string,
+  workingDir: string | undefined,
+  stackDir: string | undefined,
+): string {
+  if (!workingDir || !stackDir) return source;
+  const rel = path.relative(workingDir, source);
+  if (rel === "" || rel.startsWith("..") || path.isAbsolute(rel)) return rel === "" ? stackDir : source;
+  return path.join(stackDir, rel);
+}
 const SECRET_WORDS = ["PASS", "SECRET", "KEY", "TOKEN", "CREDENTIAL", "API", "AUTH"];
 /** Networks every engine has: never part of a recipe. */
 export const BUILTIN_NETWORKS: readonly string[] = ["bridge", "host", "none"];

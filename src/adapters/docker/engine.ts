@@ -256,6 +256,44 @@ export class DockerEngine {
       .catch(() => undefined);
   }
 
+  /** Creates a network from a saved inspect document: driver, IPAM, options, labels and flags. */
+  async createNetworkFrom(doc: {
+    Name: string;
+    Driver?: string;
+    IPAM?: {
+      Driver?: string;
+      Config?: { Subnet?: string; Gateway?: string; IPRange?: string }[] | null;
+      Options?: Record<string, string> | null;
+    };
+    Options?: Record<string, string> | null;
+    Labels?: Record<string, string> | null;
+    Internal?: boolean;
+    Attachable?: boolean;
+    EnableIPv6?: boolean;
+  }): Promise<void> {
+    await this.call(`creating network ${doc.Name}`, () =>
+      this.docker.createNetwork({
+        Name: doc.Name,
+        Driver: doc.Driver ?? "bridge",
+        CheckDuplicate: true,
+        Internal: doc.Internal ?? false,
+        Attachable: doc.Attachable ?? false,
+        EnableIPv6: doc.EnableIPv6 ?? false,
+        Options: doc.Options ?? {},
+        Labels: doc.Labels ?? {},
+        IPAM: {
+          Driver: doc.IPAM?.Driver ?? "default",
+          Config: (doc.IPAM?.Config ?? []).map((c) => ({
+            ...(c.Subnet ? { Subnet: c.Subnet } : {}),
+            ...(c.Gateway ? { Gateway: c.Gateway } : {}),
+            ...(c.IPRange ? { IPRange: c.IPRange } : {}),
+          })),
+          Options: doc.IPAM?.Options ?? {},
+        },
+      }),
+    );
+  }
+
   /** The full inspect document of a container, as the Engine API returns it. */
   async inspectContainerDocument(id: string): Promise<unknown> {
     return this.call(`inspecting container ${id}`, () => this.docker.getContainer(id).inspect());

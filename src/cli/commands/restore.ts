@@ -14,6 +14,8 @@ interface RestoreOptions {
   volume: string[];
   toDir?: string;
   host?: string;
+  stackDir?: string;
+  overwriteFiles?: boolean;
   yes?: boolean;
   json?: boolean;
 }
@@ -24,7 +26,11 @@ function describePlan(plan: RestorePlan): string {
   const what = plan.items.map((i) => `${i.kind} ${i.name}`).join(", ");
   const where = plan.toDir ? ` into ${plan.toDir}` : "";
   const stops = plan.stops.length > 0 ? `; stops and restarts ${plan.stops.join(", ")}` : "";
-  return `restore ${what} of ${plan.point.unit} from ${plan.point.time?.toISOString() ?? plan.point.backupId}${where}${stops}`;
+  const stack = plan.stackDir ? `; compose files into ${plan.stackDir}` : "";
+  const networks = plan.networks?.length
+    ? `; networks ${plan.networks.join(", ")} (created when missing)`
+    : "";
+  return `restore ${what} of ${plan.point.unit} from ${plan.point.time?.toISOString() ?? plan.point.backupId}${where}${stops}${stack}${networks}`;
 }
 
 export function registerRestore(program: Command, helpers: CommandHelpers): void {
@@ -36,6 +42,14 @@ export function registerRestore(program: Command, helpers: CommandHelpers): void
     .option("--volume <name>", "restore only this volume (repeatable)", collect, [])
     .option("--to-dir <dir>", "write one volume's content into an empty directory; no container is touched")
     .option("--host <name>", "restore points written by this Kopia hostname (default: this client's)")
+    .option(
+      "--stack-dir <dir>",
+      "where a compose unit's files go (default: its original directory if it exists here, else restore.stacks_directory/<unit>)",
+    )
+    .option(
+      "--overwrite-files",
+      "replace compose and project files that already exist in the stack directory",
+    )
     .option("--yes", "do not ask for confirmation (required without a terminal)")
     .option("--json", "print the result as JSON to stdout")
     .addHelpText(
@@ -87,6 +101,8 @@ export function registerRestore(program: Command, helpers: CommandHelpers): void
           volumes: options.volume,
           toDir: options.toDir,
           host: options.host,
+          stackDir: options.stackDir,
+          overwriteFiles: options.overwriteFiles === true,
           confirm: async (plan) => {
             ctx.log.info(describePlan(plan));
             if (options.yes) return true;
