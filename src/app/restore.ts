@@ -38,6 +38,7 @@ import {
   swapBackScript,
   swapScript,
 } from "./engine-volume.js";
+import { missingSecrets, readEnvFile, recipeContainers, type StartReport, startUnit } from "./recreate.js";
 import { exclusiveRun, journalOf, type RecoverReport, writeRunRecord } from "./run-guard.js";
 import { listRestorePoints } from "./snapshots.js";
 import {
@@ -58,6 +59,10 @@ export interface RestoreRequest {
   stackDir?: string | undefined;
   /** Replace existing compose and project files in the stack directory. */
   overwriteFiles?: boolean;
+  /** Bring the unit up after the restore (docker compose, or containers recreated from the recipe). */
+  start?: boolean;
+  /** KEY=VALUE lines for env values the recipe holds redacted. */
+  envFile?: string | undefined;
   /** Asked once the plan is known; false cancels with nothing changed. */
   confirm: (plan: RestorePlan) => Promise<boolean>;
 }
@@ -96,6 +101,8 @@ export interface RestoreReport {
   recovered?: RecoverReport;
   /** Networks created and stack files written (a whole unit with a recipe). */
   stack?: StackReport;
+  /** What --start brought up. */
+  start?: StartReport;
   error?: string;
   errorDetails?: RunErrorDetail[];
 }
@@ -295,6 +302,15 @@ async function restorePlanned(
     (await fs.stat(stackPlan.workingDir).catch(() => undefined))?.isDirectory()
   )
     stackPlan.stackDir = stackPlan.workingDir;
+  // --start: secrets redacted in the recipe must come from the env file, checked before anything changes.
+  const envValues = await readEnvFile(request.envFile);
+  if (request.start && stackPlan) {
+    const missing = missingSecrets(await recipeContainers(stackPlan), envValues);
+    if (missing.length > 0)
+      throw new UsageError(
+        `the recipe of ${point.unit} holds ${missing.join(", ")} redacted: give their values with --env-file FILE (KEY=VALUE lines) to start it`,
+      );
+  }
   // Plan: where each item goes, which running containers use those places.
   const planItems: RestorePlanItem[] = [];
   for (const item of chosen) {
@@ -428,6 +444,19 @@ async function restorePlanned(
     if (report.status === "ok" && report.notRestarted.length > 0) {
       report.status = "failed";
       report.error = `data restored, but ${report.notRestarted.map((p) => `${p.container} (${p.reason})`).join(", ")} did not come back`;
+    }
+    if (request.start && report.status === "ok") {
+      if (!stackPlan?.recipeDir)
+        ctx.log.warn(`restore point ${point.backupId} holds no recipe: start the unit's containers by hand`);
+      else {
+        try {
+          report.start = await startUnit(ctx, point.unit, stackPlan, envValues);
+        } catch (error) {
+          report.status = "failed";
+          report.error = `data restored, but starting the unit failed: ${errorMessage(error)}`;
+          report.errorDetails = [errorDetail("start", error)];
+        }
+      }
     }
     await writeRunRecord(ctx, restoreRecord(report, started, ctx.clock.now(), ctx.signal), started).catch(
       (error: unknown) =>

@@ -294,6 +294,56 @@ export class DockerEngine {
     );
   }
 
+  /** Creates a container from the parts of an inspect document; returns its id. */
+  async createContainerFrom(options: {
+    name: string;
+    config: Record<string, unknown>;
+    hostConfig: Record<string, unknown>;
+    network?: { name: string; ipam?: unknown; aliases?: string[] | undefined } | undefined;
+  }): Promise<string> {
+    const created = await this.call(`creating container ${options.name}`, () =>
+      this.docker.createContainer({
+        ...(options.config as Docker.ContainerCreateOptions),
+        name: options.name,
+        HostConfig: {
+          ...(options.hostConfig as Docker.HostConfig),
+          ...(options.network ? { NetworkMode: options.network.name } : {}),
+        },
+        ...(options.network
+          ? {
+              NetworkingConfig: {
+                EndpointsConfig: {
+                  [options.network.name]: {
+                    ...(options.network.ipam
+                      ? { IPAMConfig: options.network.ipam as Docker.EndpointSettings["IPAMConfig"] }
+                      : {}),
+                    ...(options.network.aliases ? { Aliases: options.network.aliases } : {}),
+                  },
+                },
+              },
+            }
+          : {}),
+      }),
+    );
+    return created.id;
+  }
+
+  async connectNetwork(
+    network: string,
+    containerId: string,
+    options: { ipam?: unknown; aliases?: string[] | undefined },
+  ): Promise<void> {
+    await this.call(`connecting ${containerId} to ${network}`, () =>
+      this.docker.getNetwork(network).connect({
+        Container: containerId,
+        EndpointConfig: {
+          ...(options.ipam ? { IPAMConfig: options.ipam as Docker.EndpointSettings["IPAMConfig"] } : {}),
+          ...(options.aliases ? { Aliases: options.aliases } : {}),
+        },
+      }),
+    );
+  }
+
   /** The full inspect document of a container, as the Engine API returns it. */
   async inspectContainerDocument(id: string): Promise<unknown> {
     return this.call(`inspecting container ${id}`, () => this.docker.getContainer(id).inspect());

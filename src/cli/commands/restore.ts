@@ -16,6 +16,8 @@ interface RestoreOptions {
   host?: string;
   stackDir?: string;
   overwriteFiles?: boolean;
+  start?: boolean;
+  envFile?: string;
   yes?: boolean;
   json?: boolean;
 }
@@ -50,11 +52,16 @@ export function registerRestore(program: Command, helpers: CommandHelpers): void
       "--overwrite-files",
       "replace compose and project files that already exist in the stack directory",
     )
+    .option(
+      "--start",
+      "bring the unit up afterwards: docker compose for a compose unit, else its containers recreated",
+    )
+    .option("--env-file <file>", "KEY=VALUE lines for env values the backup holds redacted (with --start)")
     .option("--yes", "do not ask for confirmation (required without a terminal)")
     .option("--json", "print the result as JSON to stdout")
     .addHelpText(
       "after",
-      "\nExamples:\n  kopi-docka restore --unit nextcloud --yes\n  kopi-docka restore --unit nextcloud --backup-id 3f0c... --volume nextcloud_db --yes\n  kopi-docka restore --unit nextcloud --volume nextcloud_db --to-dir /tmp/db-copy --yes\n\nExit codes: 0 restored (or cancelled), 1 failed (current data kept), 2 usage, 3 config, 4 environment, 130/143 interrupted.\n",
+      "\nExamples:\n  kopi-docka restore --unit nextcloud --yes\n  kopi-docka restore --unit nextcloud --backup-id 3f0c... --volume nextcloud_db --yes\n  kopi-docka restore --unit nextcloud --volume nextcloud_db --to-dir /tmp/db-copy --yes\n  kopi-docka restore --host old-server --unit nextcloud --start --env-file secrets.env --yes\n\nExit codes: 0 restored (or cancelled), 1 failed (current data kept), 2 usage, 3 config, 4 environment, 130/143 interrupted.\n",
     )
     .action(
       helpers.action(async (options: RestoreOptions) => {
@@ -103,6 +110,8 @@ export function registerRestore(program: Command, helpers: CommandHelpers): void
           host: options.host,
           stackDir: options.stackDir,
           overwriteFiles: options.overwriteFiles === true,
+          start: options.start === true,
+          envFile: options.envFile,
           confirm: async (plan) => {
             ctx.log.info(describePlan(plan));
             if (options.yes) return true;

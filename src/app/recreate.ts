@@ -1,0 +1,145 @@
+// Bringing a restored unit up (`restore --start`): a compose unit through docker compose from its
+// stack directory; a standalone container recreated through the Engine API from its inspect
+// document in the recipe, with redacted env values supplied by an env file.
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import { runProcess } from "../adapters/process/runner.js";
+import { ExternalError, UsageError } from "../domain/errors.js";
+import { REDACTED } from "../domain/recipe.js";
+import type { Context } from "./context.js";
+import type { StackPlan } from "./stack-restore.js";
+
+export interface StartReport {
+  how: "compose" | "engine" | "none";
+  started: string[];
+  kept: string[];
+}
+
+interface InspectDoc {
+  Name?: string;
+  Config?: Record<string, unknown> & { Env?: string[] | null; Image?: string };
+  HostConfig?: Record<string, unknown>;
+  NetworkSettings?: { Networks?: Record<string, { IPAMConfig?: unknown; Aliases?: string[] | null }> | null };
+}
+
+/** Parses KEY=VALUE lines (comments and blank lines skipped, optional quotes removed). */
+export function parseEnvFile(text: string): Map<string, string> {
+  const values = new Map<string, string>();
+  for (const line of text.split(/\r?\n/)) {
+    const trimmed = line.trim();
+    if (!trimmed || trimmed.startsWith("#")) continue;
+    const eq = trimmed.indexOf("=");
+    if (eq <= 0) continue;
+    let value = trimmed.slice(eq + 1).trim();
+    if ((value.startsWith('"') && value.endsWith('"')) || (value.startsWith("'") && value.endsWith("'")))
+      value = value.slice(1, -1);
+    values.set(
+      trimmed
+        .slice(0, eq)
+        .replace(/^export\s+/, "")
+        .trim(),
+      value,
+    );
+  }
+  return values;
+}
+
+/** The standalone containers' inspect documents of a recipe. */
+export async function recipeContainers(plan: StackPlan): Promise<InspectDoc[]> {
+  if (!plan.recipeDir || plan.composeFiles.length > 0) return [];
+  const docs: InspectDoc[] = [];
+  for (const name of (await fs.readdir(plan.recipeDir)).filter((n) => n.endsWith("_inspect.json")).sort()) {
+    const parsed: unknown = JSON.parse(await fs.readFile(path.join(plan.recipeDir, name), "utf8"));
+    const doc = Array.isArray(parsed) ? parsed[0] : parsed;
+    if (doc && typeof doc === "object") docs.push(doc as InspectDoc);
+  }
+  return docs;
+}
+
+/** Env names whose values were redacted and are not in the env file. */
+export function missingSecrets(docs: readonly InspectDoc[], supplied: ReadonlyMap<string, string>): string[] {
+  const names = new Set<string>();
+  for (const doc of docs)
+    for (const entry of doc.Config?.Env ?? []) {
+      const eq = entry.indexOf("=");
+      if (eq > 0 && entry.slice(eq + 1) === REDACTED && !supplied.has(entry.slice(0, eq)))
+        names.add(entry.slice(0, eq));
+    }
+  return [...names].sort();
+}
+
+async function composeCommand(): Promise<string[]> {
+  for (const candidate of [["docker-compose"], ["docker", "compose"]]) {
+    const probe = await runProcess({ argv: [...candidate, "version"], timeoutMs: 15_000 }).catch(
+      () => undefined,
+    );
+    if (probe?.exitCode === 0) return candidate;
+  }
+  throw new ExternalError(
+    "neither docker-compose nor `docker compose` is installed: install one to start a compose unit",
+  );
+}
+
+export async function startUnit(
+  ctx: Pick<Context, "docker" | "log">,
+  unit: string,
+  plan: StackPlan,
+  envValues: ReadonlyMap<string, string>,
+): Promise<StartReport> {
+  if (plan.stackDir && plan.composeFiles.length > 0) {
+    const compose = await composeCommand();
+    const argv = [...compose, "-p", unit, ...plan.composeFiles.flatMap((f) => ["-f", f]), "up", "-d"];
+    ctx.log.info(`starting ${unit} with ${compose.join(" ")} in ${plan.stackDir}`);
+    const result = await runProcess({ argv, cwd: plan.stackDir, timeoutMs: 600_000 });
+    if (result.exitCode !== 0)
+      throw new ExternalError(
+        `${compose.join(" ")} up failed (exit ${result.exitCode}): ${result.stderrTail.trim().split("\n").slice(-2).join(" | ")}`,
+      );
+    return { how: "compose", started: [unit], kept: [] };
+  }
+  const docs = await recipeContainers(plan);
+  const report: StartReport = { how: docs.length > 0 ? "engine" : "none", started: [], kept: [] };
+  const existing = new Set((await ctx.docker.listContainers()).map((c) => c.name));
+  for (const doc of docs) {
+    const name = (doc.Name ?? "").replace(/^\//, "");
+    if (!name || existing.has(name)) {
+      report.kept.push(name);
+      continue;
+    }
+    const env = (doc.Config?.Env ?? []).map((entry) => {
+      const eq = entry.indexOf("=");
+      const key = eq > 0 ? entry.slice(0, eq) : entry;
+      return eq > 0 && entry.slice(eq + 1) === REDACTED ? `${key}=${envValues.get(key) ?? ""}` : entry;
+    });
+    const networks = Object.entries(doc.NetworkSettings?.Networks ?? {});
+    const [first, ...others] = networks;
+    ctx.log.info(`recreating container ${name} from its inspect document`);
+    const id = await ctx.docker.createContainerFrom({
+      name,
+      config: { ...(doc.Config ?? {}), Env: env, Hostname: undefined, Domainname: undefined },
+      hostConfig: doc.HostConfig ?? {},
+      network: first
+        ? { name: first[0], ipam: first[1].IPAMConfig, aliases: first[1].Aliases ?? undefined }
+        : undefined,
+    });
+    for (const [net, settings] of others)
+      await ctx.docker.connectNetwork(net, id, {
+        ipam: settings.IPAMConfig,
+        aliases: settings.Aliases ?? undefined,
+      });
+    await ctx.docker.start(id);
+    report.started.push(name);
+  }
+  return report;
+}
+
+export async function readEnvFile(file: string | undefined): Promise<Map<string, string>> {
+  if (!file) return new Map();
+  try {
+    return parseEnvFile(await fs.readFile(file, "utf8"));
+  } catch (error) {
+    throw new UsageError(
+      `cannot read the env file ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+    );
+  }
+}
