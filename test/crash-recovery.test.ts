@@ -14,6 +14,7 @@ import {
   runContainer,
 } from "./helpers/docker.js";
 import { pseudoRandom } from "./helpers/fixtures.js";
+import { waitForProcesses } from "./helpers/processes.js";
 
 const id = randomUUID().slice(0, 8);
 const label = `crash-${id}`;
@@ -21,16 +22,6 @@ const unit = `kdt${id}`;
 const first = `${unit}-first`;
 const second = `${unit}-second`;
 let ws: Workspace;
-
-async function processesMatching(pattern: (cmdline: string) => boolean): Promise<number[]> {
-  const pids: number[] = [];
-  for (const pid of await fs.readdir("/proc")) {
-    if (!/^\d+$/.test(pid)) continue;
-    const cmdline = await fs.readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
-    if (pattern(cmdline)) pids.push(Number(pid));
-  }
-  return pids;
-}
 
 beforeAll(async () => {
   ws = await createWorkspace();
@@ -90,13 +81,9 @@ describe("kopi-docka killed mid-backup", () => {
       stdio: "ignore",
     });
     const exited = new Promise((r) => child.on("close", r));
-    let kopia: number[] = [];
-    for (let i = 0; i < 1000 && kopia.length === 0; i++) {
-      kopia = await processesMatching(
-        (c) => c.includes("kopia") && c.includes("snapshot\0create") && c.includes(ws.dir),
-      );
-      if (kopia.length === 0) await new Promise((r) => setTimeout(r, 10));
-    }
+    const kopia = await waitForProcesses(
+      (c) => c.includes("kopia") && c.includes("snapshot\0create") && c.includes(ws.dir),
+    );
     expect(kopia.length).toBeGreaterThan(0);
     child.kill("SIGKILL");
     await exited;
@@ -131,13 +118,9 @@ describe("kopi-docka killed mid-backup", () => {
       stdio: "ignore",
     });
     const exited = new Promise((r) => child.on("close", r));
-    let kopia: number[] = [];
-    for (let i = 0; i < 1000 && kopia.length === 0; i++) {
-      kopia = await processesMatching(
-        (c) => c.includes("kopia") && c.includes("snapshot\0create") && c.includes(ws.dir),
-      );
-      if (kopia.length === 0) await new Promise((r) => setTimeout(r, 10));
-    }
+    const kopia = await waitForProcesses(
+      (c) => c.includes("kopia") && c.includes("snapshot\0create") && c.includes(ws.dir),
+    );
     child.kill("SIGKILL");
     await exited;
     for (const pid of kopia) process.kill(pid, "SIGKILL");
@@ -168,13 +151,9 @@ describe("a signal during a restore", () => {
       },
     );
     const exited = new Promise<number | null>((r) => child.on("close", r));
-    let kopia: number[] = [];
-    for (let i = 0; i < 1000 && kopia.length === 0; i++) {
-      kopia = await processesMatching(
-        (c) => c.includes("kopia") && c.includes("\0restore\0") && c.includes(ws.dir),
-      );
-      if (kopia.length === 0) await new Promise((r) => setTimeout(r, 10));
-    }
+    const kopia = await waitForProcesses(
+      (c) => c.includes("kopia") && c.includes("\0restore\0") && c.includes(ws.dir),
+    );
     expect(kopia.length).toBeGreaterThan(0);
     child.kill("SIGINT");
     expect(await exited).toBe(130);

@@ -17,21 +17,12 @@ import {
   TEST_LABEL,
 } from "./helpers/docker.js";
 import { pseudoRandom } from "./helpers/fixtures.js";
+import { processesMatching, waitForProcesses } from "./helpers/processes.js";
 
 const id = randomUUID().slice(0, 8);
 const label = `faults-${id}`;
 const unit = `kdt${id}`;
 let ws: Workspace;
-
-async function processesMatching(pattern: (cmdline: string) => boolean): Promise<number[]> {
-  const pids: number[] = [];
-  for (const pid of await fs.readdir("/proc")) {
-    if (!/^\d+$/.test(pid)) continue;
-    const cmdline = await fs.readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
-    if (pattern(cmdline)) pids.push(Number(pid));
-  }
-  return pids;
-}
 
 beforeAll(async () => {
   ws = await createWorkspace();
@@ -177,11 +168,7 @@ describe("a volume removed between discovery and its snapshot", () => {
     child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
     child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
     const exited = new Promise<number | null>((r) => child.on("close", r));
-    let kopia: number[] = [];
-    for (let i = 0; i < 1000 && kopia.length === 0; i++) {
-      kopia = await processesMatching((c) => c.includes("snapshot\0create") && c.includes(ws.dir));
-      if (kopia.length === 0) await new Promise((r) => setTimeout(r, 10));
-    }
+    const kopia = await waitForProcesses((c) => c.includes("snapshot\0create") && c.includes(ws.dir));
     expect(kopia.length).toBeGreaterThan(0);
     await docker("rm", "-f", late);
     await docker("volume", "rm", `${late}-data`);
@@ -220,11 +207,7 @@ describe("the Docker engine restarted during a backup", () => {
     let stdout = "";
     child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
     const exited = new Promise<number | null>((r) => child.on("close", r));
-    let kopia: number[] = [];
-    for (let i = 0; i < 1000 && kopia.length === 0; i++) {
-      kopia = await processesMatching((c) => c.includes("snapshot\0create") && c.includes(ws.dir));
-      if (kopia.length === 0) await new Promise((r) => setTimeout(r, 10));
-    }
+    const kopia = await waitForProcesses((c) => c.includes("snapshot\0create") && c.includes(ws.dir));
     expect(kopia.length).toBeGreaterThan(0);
     // Restart the engine with the same command line while kopia reads.
     process.kill(Number(dockerd), "SIGTERM");
