@@ -365,7 +365,7 @@ describe("cold backup and restore, direct format", () => {
       for (const pid of await fs.readdir("/proc")) {
         if (!/^\d+$/.test(pid)) continue;
         const cmdline = await fs.readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
-        if (cmdline.includes("snapshot\0create") && cmdline.includes(ws.dir)) {
+        if (cmdline.includes("snapshot\0create") && cmdline.includes(ws.dir) && cmdline.includes("/_data")) {
           process.kill(Number(pid), "SIGKILL");
           killed = true;
         }
@@ -435,7 +435,9 @@ describe("cold backup and restore, direct format", () => {
         (await fs.readdir("/proc"))
           .filter((p) => /^\d+$/.test(p))
           .map((p) => fs.readFile(`/proc/${p}/cmdline`, "utf8").catch(() => "")),
-      ).then((lines) => lines.some((l) => l.includes("kopia") && l.includes("snapshot\0create")));
+      ).then((lines) =>
+        lines.some((l) => l.includes("kopia") && l.includes("snapshot\0create") && l.includes("/_data")),
+      );
       if (kopiaRunning) break;
       await new Promise((r) => setTimeout(r, 10));
     }

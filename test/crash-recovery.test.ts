@@ -82,7 +82,7 @@ describe("kopi-docka killed mid-backup", () => {
     });
     const exited = new Promise((r) => child.on("close", r));
     const kopia = await waitForProcesses(
-      (c) => c.includes("kopia") && c.includes("snapshot\0create") && c.includes(ws.dir),
+      (c) => c.includes("kopia") && c.includes("snapshot\0create") && c.includes(`${unit}-data/_data`),
     );
     expect(kopia.length).toBeGreaterThan(0);
     child.kill("SIGKILL");
@@ -119,7 +119,7 @@ describe("kopi-docka killed mid-backup", () => {
     });
     const exited = new Promise((r) => child.on("close", r));
     const kopia = await waitForProcesses(
-      (c) => c.includes("kopia") && c.includes("snapshot\0create") && c.includes(ws.dir),
+      (c) => c.includes("kopia") && c.includes("snapshot\0create") && c.includes(`${unit}-data/_data`),
     );
     child.kill("SIGKILL");
     await exited;
@@ -152,7 +152,7 @@ describe("a signal during a restore", () => {
     );
     const exited = new Promise<number | null>((r) => child.on("close", r));
     const kopia = await waitForProcesses(
-      (c) => c.includes("kopia") && c.includes("\0restore\0") && c.includes(ws.dir),
+      (c) => c.includes("kopia") && c.includes("\0restore\0") && c.includes("_data.kopi-docka-new"),
     );
     expect(kopia.length).toBeGreaterThan(0);
     child.kill("SIGINT");

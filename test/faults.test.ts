@@ -130,6 +130,17 @@ describe("faults of containers", () => {
       "-c",
       "if [ -f /tmp/ran ]; then exit 3; fi; touch /tmp/ran; exec sleep 100000",
     );
+    // Its first run must have left its mark before the backup stops it.
+    for (let i = 0; i < 100; i++) {
+      if (
+        await docker("exec", `${unit}-fragile`, "test", "-f", "/tmp/ran").then(
+          () => true,
+          () => false,
+        )
+      )
+        break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
     const result = await ws.run(["backup", "--unit", unit, "--json"]);
     expect(result.code).toBe(1);
     const report = JSON.parse(result.stdout) as {
@@ -168,7 +179,9 @@ describe("a volume removed between discovery and its snapshot", () => {
     child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
     child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
     const exited = new Promise<number | null>((r) => child.on("close", r));
-    const kopia = await waitForProcesses((c) => c.includes("snapshot\0create") && c.includes(ws.dir));
+    const kopia = await waitForProcesses(
+      (c) => c.includes("snapshot\0create") && c.includes(ws.dir) && c.includes("/_data"),
+    );
     expect(kopia.length).toBeGreaterThan(0);
     await docker("rm", "-f", late);
     await docker("volume", "rm", `${late}-data`);
@@ -207,7 +220,9 @@ describe("the Docker engine restarted during a backup", () => {
     let stdout = "";
     child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
     const exited = new Promise<number | null>((r) => child.on("close", r));
-    const kopia = await waitForProcesses((c) => c.includes("snapshot\0create") && c.includes(ws.dir));
+    const kopia = await waitForProcesses(
+      (c) => c.includes("snapshot\0create") && c.includes(ws.dir) && c.includes("/_data"),
+    );
     expect(kopia.length).toBeGreaterThan(0);
     // Restart the engine with the same command line while kopia reads.
     process.kill(Number(dockerd), "SIGTERM");
