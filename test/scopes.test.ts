@@ -132,6 +132,22 @@ afterAll(async () => {
 });
 
 describe("scopes", () => {
+  it("dry-run shows the gaps before anything runs", async () => {
+    const plan = await ws.json<{ units: { gaps: { name: string; status: string; reason: string }[] }[] }>([
+      "backup",
+      "--unit",
+      project,
+      "--dry-run",
+    ]);
+    expect(plan.units[0]?.gaps).toEqual([
+      expect.objectContaining({
+        name: "/etc/hostname",
+        status: "not protected",
+        reason: expect.stringMatching(/host system path/),
+      }),
+    ]);
+  });
+
   it("standard: a recipe with the compose file, project files, a redacted inspect document and coverage; the networks", async () => {
     const { backupId, gaps } = await backup("standard");
     expect(gaps).toEqual([expect.objectContaining({ name: "/etc/hostname", status: "not protected" })]);

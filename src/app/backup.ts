@@ -1,5 +1,6 @@
 // The backup use case: cold, consistent snapshots of each unit's data, containers back as they were.
 import { randomUUID } from "node:crypto";
+import { constants, promises as fs } from "node:fs";
 import { Readable } from "node:stream";
 import { collectFsMetadata, findNonUtf8Names } from "../adapters/fs/metadata.js";
 import { treeSize } from "../adapters/fs/tree.js";
@@ -11,7 +12,7 @@ import { ExitCode, ExternalError, errorMessage, InterruptedError, UsageError } f
 import { EXCLUDE_LABEL, mergeExcludes, parseExcludeLabel, tarExcludePattern } from "../domain/excludes.js";
 import { FS_METADATA_FILE, type FsMetadata, fsMetadataSourcePath } from "../domain/fs-metadata.js";
 import type { BackupFormat, BackupScope, BackupUnit, Container } from "../domain/model.js";
-import type { CoverageEntry } from "../domain/recipe.js";
+import { type CoverageEntry, composeFilesOf } from "../domain/recipe.js";
 import type { SnapshotRecord } from "../domain/restore-points.js";
 import { errorDetail, type RunErrorDetail, type RunRecord } from "../domain/run-record.js";
 import {
@@ -174,33 +175,39 @@ export async function runBackup(ctx: Context, request: BackupRequest): Promise<B
       dryRun: true,
       scope,
       warnings,
-      units: selected.map((unit) => {
-        const plan = planStops(unit, found.containers);
-        return {
-          unit: unit.name,
-          status: "planned",
-          backupId: "",
-          items: planItems(unit, "", scope, now, excludes).map((i) => ({
-            kind: i.kind,
-            name: i.name,
-            path: i.path,
-            format: i.format,
-            excludes: i.excludes,
-            sizeBytes: 0,
-            ...(i.formatReason ? { fallbackReason: i.formatReason } : {}),
-          })),
-          stopped: plan.stop.map((c) => c.name),
-          notRestarted: [],
-          downtimeMs: 0,
-          warnings: [],
-          gaps: unit.skipped.map((m) => ({
-            kind: "bind" as const,
-            name: m.source,
-            status: "not protected" as const,
-            reason: m.reason,
-          })),
-        };
-      }),
+      units: await Promise.all(
+        selected.map(async (unit) => {
+          const plan = planStops(unit, found.containers);
+          const composeGaps = scope === "minimal" ? [] : await unreadableComposeFiles(unit);
+          return {
+            unit: unit.name,
+            status: "planned",
+            backupId: "",
+            items: planItems(unit, "", scope, now, excludes).map((i) => ({
+              kind: i.kind,
+              name: i.name,
+              path: i.path,
+              format: i.format,
+              excludes: i.excludes,
+              sizeBytes: 0,
+              ...(i.formatReason ? { fallbackReason: i.formatReason } : {}),
+            })),
+            stopped: plan.stop.map((c) => c.name),
+            notRestarted: [],
+            downtimeMs: 0,
+            warnings: [],
+            gaps: [
+              ...unit.skipped.map((m) => ({
+                kind: "bind" as const,
+                name: m.source,
+                status: "not protected" as const,
+                reason: m.reason,
+              })),
+              ...composeGaps,
+            ],
+          };
+        }),
+      ),
     };
   }
 
@@ -674,4 +681,23 @@ async function snapshotStaged(
 /** Snapshots a run writes for a unit, metadata records not counted: the `unit_items` tag. */
 function unitItemCount(unit: BackupUnit, scope: BackupScope): number {
   return unit.volumes.length + unit.binds.length + (scope === "minimal" ? 0 : 2) + (scope === "full" ? 1 : 0);
+}
+
+/** Compose files named by the unit's labels that cannot be read here (shown by dry-run). */
+async function unreadableComposeFiles(unit: BackupUnit): Promise<CoverageEntry[]> {
+  const files = [...new Set(unit.containers.flatMap((c) => composeFilesOf(c)))];
+  const gaps: CoverageEntry[] = [];
+  for (const file of files) {
+    try {
+      await fs.access(file, constants.R_OK);
+    } catch (error) {
+      gaps.push({
+        kind: "compose file",
+        name: file,
+        status: "not protected",
+        reason: `cannot be read here (${(error as NodeJS.ErrnoException).code ?? "error"})`,
+      });
+    }
+  }
+  return gaps;
 }
