@@ -72,7 +72,8 @@ describe("run records and history", () => {
       backup_scope: "standard",
       exit_code: 0,
     });
-    expect(ok.kopia_snapshot_ids).toHaveLength(1);
+    // The volume, the recipe and the networks (scope standard).
+    expect(ok.kopia_snapshot_ids).toHaveLength(3);
   });
 
   it("history lists the runs newest first; --failed shows the phase, exit code and stderr of the failure", async () => {
