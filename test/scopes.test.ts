@@ -292,3 +292,70 @@ describe("restore of a whole compose unit onto a host where it no longer exists"
     expect(second.stack.filesKept).toHaveLength(3);
   });
 });
+
+describe("compose files that exist only inside a managing container", () => {
+  it("are found on the host through that container's mount and saved in the recipe", async () => {
+    const managed = `kdtmanaged${id}`;
+    const hostStacks = path.join(ws.dir, "manager-data");
+    await fs.mkdir(path.join(hostStacks, "app"), { recursive: true });
+    await fs.writeFile(path.join(hostStacks, "app", "compose.yaml"), "services: { app: { image: x } }\n");
+    await fs.writeFile(path.join(hostStacks, "app", ".env"), "A=1\n");
+    // The manager sees the stacks at /stacks; the labels of its project speak of that path.
+    await docker(
+      "run",
+      "-d",
+      "--init",
+      "--name",
+      `${managed}-manager`,
+      "--label",
+      `${TEST_LABEL}=${label}`,
+      "-v",
+      `${hostStacks}:/stacks`,
+      TEST_IMAGE,
+      "sh",
+      "-c",
+      "sleep 100000",
+    );
+    await docker(
+      "run",
+      "-d",
+      "--init",
+      "--name",
+      `${managed}-app`,
+      "--label",
+      `${TEST_LABEL}=${label}`,
+      "--label",
+      `com.docker.compose.project=${managed}`,
+      "--label",
+      "com.docker.compose.service=app",
+      "--label",
+      "com.docker.compose.project.config_files=/stacks/app/compose.yaml",
+      "--label",
+      "com.docker.compose.project.working_dir=/stacks/app",
+      TEST_IMAGE,
+      "sh",
+      "-c",
+      "sleep 100000",
+    );
+    const plan = await ws.json<{ units: { gaps: unknown[] }[] }>(["backup", "--unit", managed, "--dry-run"]);
+    expect(plan.units[0]?.gaps).toEqual([]);
+    const result = await ws.run(["backup", "--unit", managed, "--json"]);
+    expect(result.code, result.stderr).toBe(0);
+    const backupId =
+      (JSON.parse(result.stdout) as { units: { backupId: string }[] }).units[0]?.backupId ?? "";
+    const recipeSnap = (await snapshotsOf(backupId)).find((s) => s.tags["tag:type"] === "recipe") as Manifest;
+    const recipe = await restoreSnapshot(recipeSnap.id);
+    expect(await fs.readFile(path.join(recipe, "compose.yaml"), "utf8")).toMatch(/services/);
+    expect(await fs.readdir(path.join(recipe, "project-files"))).toEqual([".env"]);
+    const coverage = JSON.parse(await fs.readFile(path.join(recipe, "coverage-manifest.json"), "utf8"))
+      .entries as {
+      kind: string;
+      status: string;
+      reason?: string;
+    }[];
+    expect(coverage.find((c) => c.kind === "compose file")).toMatchObject({
+      status: "backed up",
+      reason: `found at ${path.join(hostStacks, "app", "compose.yaml")} through a managing container's mount`,
+    });
+  });
+});

@@ -12,7 +12,7 @@ import { ExitCode, ExternalError, errorMessage, InterruptedError, UsageError } f
 import { EXCLUDE_LABEL, mergeExcludes, parseExcludeLabel, tarExcludePattern } from "../domain/excludes.js";
 import { FS_METADATA_FILE, type FsMetadata, fsMetadataSourcePath } from "../domain/fs-metadata.js";
 import type { BackupFormat, BackupScope, BackupUnit, Container } from "../domain/model.js";
-import { type CoverageEntry, composeFilesOf } from "../domain/recipe.js";
+import { type CoverageEntry, composeFilesOf, resolveThroughMounts } from "../domain/recipe.js";
 import type { SnapshotRecord } from "../domain/restore-points.js";
 import { errorDetail, type RunErrorDetail, type RunRecord } from "../domain/run-record.js";
 import {
@@ -178,7 +178,7 @@ export async function runBackup(ctx: Context, request: BackupRequest): Promise<B
       units: await Promise.all(
         selected.map(async (unit) => {
           const plan = planStops(unit, found.containers);
-          const composeGaps = scope === "minimal" ? [] : await unreadableComposeFiles(unit);
+          const composeGaps = scope === "minimal" ? [] : await unreadableComposeFiles(unit, found.containers);
           return {
             unit: unit.name,
             status: "planned",
@@ -358,7 +358,7 @@ async function backupUnit(
         timestamp,
         unitItems: unitItemCount(unit, scope),
       };
-      const recipe = await stageRecipe(ctx, unit);
+      const recipe = await stageRecipe(ctx, unit, allContainers);
       result.gaps = recipe.coverage.filter((c) => c.status !== "backed up");
       result.items.push(await snapshotStaged(ctx, "recipe", unit.name, recipe.dir, recipeTags(common)));
       const networks = await stageNetworks(ctx, unit);
@@ -684,18 +684,22 @@ function unitItemCount(unit: BackupUnit, scope: BackupScope): number {
 }
 
 /** Compose files named by the unit's labels that cannot be read here (shown by dry-run). */
-async function unreadableComposeFiles(unit: BackupUnit): Promise<CoverageEntry[]> {
+async function unreadableComposeFiles(
+  unit: BackupUnit,
+  allContainers: readonly Container[],
+): Promise<CoverageEntry[]> {
   const files = [...new Set(unit.containers.flatMap((c) => composeFilesOf(c)))];
   const gaps: CoverageEntry[] = [];
   for (const file of files) {
+    const candidates = [file, ...resolveThroughMounts(file, allContainers)];
     try {
-      await fs.access(file, constants.R_OK);
+      await Promise.any(candidates.map((p) => fs.access(p, constants.R_OK)));
     } catch (error) {
       gaps.push({
         kind: "compose file",
         name: file,
         status: "not protected",
-        reason: `cannot be read here (${(error as NodeJS.ErrnoException).code ?? "error"})`,
+        reason: `cannot be read here, nor through any container's mount (${((error as AggregateError).errors?.[0] as NodeJS.ErrnoException | undefined)?.code ?? "error"})`,
       });
     }
   }

@@ -4,7 +4,7 @@
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { errorMessage } from "../domain/errors.js";
-import { type BackupUnit, COMPOSE_WORKING_DIR_LABEL } from "../domain/model.js";
+import { type BackupUnit, COMPOSE_WORKING_DIR_LABEL, type Container } from "../domain/model.js";
 import {
   type CoverageEntry,
   composeFilesOf,
@@ -12,6 +12,7 @@ import {
   isProjectFile,
   RECIPE_INFO_FILE,
   redactInspect,
+  resolveThroughMounts,
 } from "../domain/recipe.js";
 import type { Context } from "./context.js";
 
@@ -41,6 +42,7 @@ function stagingDir(
 export async function stageRecipe(
   ctx: Pick<Context, "docker" | "settings">,
   unit: BackupUnit,
+  allContainers: readonly Container[] = [],
 ): Promise<Staged> {
   const dir = stagingDir(ctx, "recipes", unit.name);
   await freshDir(dir);
@@ -50,16 +52,25 @@ export async function stageRecipe(
   const projectDirs = new Set<string>();
   for (const file of composeFiles) {
     try {
-      await fs.copyFile(file, path.join(dir, path.basename(file)));
+      // The path as the labels say, else through the mounts of a managing container.
+      const hostPath = await firstReadable([file, ...resolveThroughMounts(file, allContainers)]);
+      await fs.copyFile(hostPath ?? file, path.join(dir, path.basename(file)));
       order.push(path.basename(file));
-      projectDirs.add(path.dirname(file));
-      coverage.push({ kind: "compose file", name: file, status: "backed up" });
+      projectDirs.add(path.dirname(hostPath ?? file));
+      coverage.push({
+        kind: "compose file",
+        name: file,
+        status: "backed up",
+        ...(hostPath && hostPath !== file
+          ? { reason: `found at ${hostPath} through a managing container's mount` }
+          : {}),
+      });
     } catch (error) {
       coverage.push({
         kind: "compose file",
         name: file,
         status: "not protected",
-        reason: `cannot be read here (${(error as NodeJS.ErrnoException).code ?? errorMessage(error)}); a path inside a managing container is not resolved yet`,
+        reason: `cannot be read here, nor through any container's mount (${(error as NodeJS.ErrnoException).code ?? errorMessage(error)})`,
       });
     }
   }
@@ -171,4 +182,11 @@ export async function stageDockerConfig(
     });
   }
   return { dir, coverage, files };
+}
+
+async function firstReadable(paths: readonly string[]): Promise<string | undefined> {
+  for (const p of paths) {
+    if ((await fs.stat(p).catch(() => undefined))?.isFile()) return p;
+  }
+  return undefined;
 }

@@ -83,3 +83,23 @@ export function customNetworks(containers: readonly Pick<Container, "networks">[
     for (const n of c.networks ?? []) if (!BUILTIN_NETWORKS.includes(n)) names.add(n);
   return [...names].sort();
 }
+
+/**
+ * Where a path that exists only inside a managing container (a compose UI that runs compose for
+ * the host) lives on the host: through a bind mount of a container whose destination holds it.
+ * Longest destination first; undefined when no mount covers it.
+ */
+export function resolveThroughMounts(
+  file: string,
+  containers: readonly Pick<Container, "mounts">[],
+): string[] {
+  const candidates: { depth: number; host: string }[] = [];
+  for (const c of containers)
+    for (const m of c.mounts) {
+      if (m.kind !== "bind") continue;
+      const dest = m.destination.replace(/\/+$/, "");
+      if (file === dest || file.startsWith(`${dest}/`))
+        candidates.push({ depth: dest.length, host: path.join(m.source, file.slice(dest.length)) });
+    }
+  return [...new Set(candidates.sort((a, b) => b.depth - a.depth).map((c) => c.host))];
+}
