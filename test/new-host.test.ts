@@ -170,6 +170,49 @@ describe("restore on a host that never had the unit", () => {
     ).toBe(subnet.replace("0/24", "10"));
   });
 
+  it("without docker compose, the compose unit's containers are recreated from their inspect documents", async () => {
+    await docker("rm", "-f", `${project}_web_1`, `${project}_db_1`);
+    // A docker-compose that does not work, first on PATH (and the docker CLI here has no compose plugin).
+    const fakeBin = path.join(oldHost.dir, "no-compose-bin");
+    await fs.mkdir(fakeBin, { recursive: true });
+    await fs.writeFile(path.join(fakeBin, "docker-compose"), "#!/bin/sh\nexit 127\n", { mode: 0o755 });
+    const stackDir = path.join(oldHost.dir, "restored-stack");
+    const result = await runCli(
+      [
+        "--config",
+        newConfig,
+        "restore",
+        "--host",
+        `old-${id}`,
+        "--unit",
+        project,
+        "--stack-dir",
+        stackDir,
+        "--start",
+        "--yes",
+        "--json",
+      ],
+      { env: { PATH: `${fakeBin}:${process.env.PATH ?? ""}` } },
+    );
+    expect(result.code, result.stderr + result.stdout).toBe(0);
+    expect(JSON.parse(result.stdout).start).toMatchObject({
+      how: "engine",
+      started: [`${project}_db_1`, `${project}_web_1`],
+    });
+    expect(await docker("exec", `${project}_web_1`, "cat", "/srv/index.html")).toBe("<h1>site</h1>");
+    expect(await docker("exec", `${project}_web_1`, "cat", "/etc/site/site.conf")).toBe(
+      "server_name example;",
+    );
+    expect(
+      await docker(
+        "inspect",
+        "--format",
+        "{{.NetworkSettings.Networks." + `${project}_backend` + ".IPAddress}}",
+        `${project}_db_1`,
+      ),
+    ).toBe(subnet.replace("0/24", "10"));
+  });
+
   it("a standalone container: redacted env values are not invented; with --env-file it is recreated from its inspect document", async () => {
     const refused = await onNewHost(["restore", "--host", `old-${id}`, "--unit", solo, "--start", "--yes"]);
     expect(refused.code).toBe(2);

@@ -5,7 +5,8 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import { runProcess } from "../adapters/process/runner.js";
 import { ExternalError, UsageError } from "../domain/errors.js";
-import { REDACTED } from "../domain/recipe.js";
+import { REDACTED, relocateBind } from "../domain/recipe.js";
+import { startOrder } from "../domain/start-order.js";
 import type { Context } from "./context.js";
 import type { StackPlan } from "./stack-restore.js";
 
@@ -45,8 +46,9 @@ export function parseEnvFile(text: string): Map<string, string> {
 }
 
 /** The standalone containers' inspect documents of a recipe. */
-export async function recipeContainers(plan: StackPlan): Promise<InspectDoc[]> {
-  if (!plan.recipeDir || plan.composeFiles.length > 0) return [];
+/** The inspect documents of a recipe: standalone ones, or all (compose ones too) when asked. */
+export async function recipeContainers(plan: StackPlan, includeCompose = false): Promise<InspectDoc[]> {
+  if (!plan.recipeDir || (plan.composeFiles.length > 0 && !includeCompose)) return [];
   const docs: InspectDoc[] = [];
   for (const name of (await fs.readdir(plan.recipeDir)).filter((n) => n.endsWith("_inspect.json")).sort()) {
     const parsed: unknown = JSON.parse(await fs.readFile(path.join(plan.recipeDir, name), "utf8"));
@@ -68,16 +70,46 @@ export function missingSecrets(docs: readonly InspectDoc[], supplied: ReadonlyMa
   return [...names].sort();
 }
 
-async function composeCommand(): Promise<string[]> {
+async function composeCommand(): Promise<string[] | undefined> {
   for (const candidate of [["docker-compose"], ["docker", "compose"]]) {
     const probe = await runProcess({ argv: [...candidate, "version"], timeoutMs: 15_000 }).catch(
       () => undefined,
     );
     if (probe?.exitCode === 0) return candidate;
   }
-  throw new ExternalError(
-    "neither docker-compose nor `docker compose` is installed: install one to start a compose unit",
-  );
+  return undefined;
+}
+
+/**
+ * How --start brings the unit up: docker compose for a compose unit when it is installed,
+ * otherwise (and for standalone containers) the containers recreated through the Engine API.
+ */
+export async function chooseStart(plan: StackPlan): Promise<{ compose?: string[]; docs: InspectDoc[] }> {
+  if (plan.stackDir && plan.composeFiles.length > 0) {
+    const compose = await composeCommand();
+    if (compose) return { compose, docs: [] };
+    return { docs: await recipeContainers(plan, true) };
+  }
+  return { docs: await recipeContainers(plan) };
+}
+
+/** Bind sources in a saved HostConfig, moved along with the project (see relocateBind). */
+function relocateHostConfig(hostConfig: Record<string, unknown>, plan: StackPlan): Record<string, unknown> {
+  const binds = Array.isArray(hostConfig.Binds)
+    ? (hostConfig.Binds as unknown[]).map((b) => {
+        if (typeof b !== "string" || !b.startsWith("/")) return b;
+        const [source, ...rest] = b.split(":");
+        return [relocateBind(source ?? "", plan.workingDir, plan.stackDir), ...rest].join(":");
+      })
+    : hostConfig.Binds;
+  const mounts = Array.isArray(hostConfig.Mounts)
+    ? (hostConfig.Mounts as Record<string, unknown>[]).map((m) =>
+        m.Type === "bind" && typeof m.Source === "string"
+          ? { ...m, Source: relocateBind(m.Source, plan.workingDir, plan.stackDir) }
+          : m,
+      )
+    : hostConfig.Mounts;
+  return { ...hostConfig, Binds: binds, Mounts: mounts };
 }
 
 export async function startUnit(
@@ -86,8 +118,9 @@ export async function startUnit(
   plan: StackPlan,
   envValues: ReadonlyMap<string, string>,
 ): Promise<StartReport> {
-  if (plan.stackDir && plan.composeFiles.length > 0) {
-    const compose = await composeCommand();
+  const how = await chooseStart(plan);
+  if (how.compose && plan.stackDir) {
+    const compose = how.compose;
     const argv = [...compose, "-p", unit, ...plan.composeFiles.flatMap((f) => ["-f", f]), "up", "-d"];
     ctx.log.info(`starting ${unit} with ${compose.join(" ")} in ${plan.stackDir}`);
     const result = await runProcess({ argv, cwd: plan.stackDir, timeoutMs: 600_000 });
@@ -97,7 +130,18 @@ export async function startUnit(
       );
     return { how: "compose", started: [unit], kept: [] };
   }
-  const docs = await recipeContainers(plan);
+  // In start order: compose dependencies from the labels, else a stable order.
+  const docs = startOrder(
+    how.docs.map((doc) => ({
+      id: doc.Name ?? "",
+      name: (doc.Name ?? "").replace(/^\//, ""),
+      image: String(doc.Config?.Image ?? ""),
+      state: "exited" as const,
+      labels: (doc.Config?.Labels as Record<string, string> | undefined) ?? {},
+      mounts: [],
+      doc,
+    })),
+  ).map((c) => c.doc);
   const report: StartReport = { how: docs.length > 0 ? "engine" : "none", started: [], kept: [] };
   const existing = new Set((await ctx.docker.listContainers()).map((c) => c.name));
   for (const doc of docs) {
@@ -117,7 +161,7 @@ export async function startUnit(
     const id = await ctx.docker.createContainerFrom({
       name,
       config: { ...(doc.Config ?? {}), Env: env, Hostname: undefined, Domainname: undefined },
-      hostConfig: doc.HostConfig ?? {},
+      hostConfig: relocateHostConfig(doc.HostConfig ?? {}, plan),
       network: first
         ? { name: first[0], ipam: first[1].IPAMConfig, aliases: first[1].Aliases ?? undefined }
         : undefined,

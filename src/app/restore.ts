@@ -38,7 +38,7 @@ import {
   swapBackScript,
   swapScript,
 } from "./engine-volume.js";
-import { missingSecrets, readEnvFile, recipeContainers, type StartReport, startUnit } from "./recreate.js";
+import { chooseStart, missingSecrets, readEnvFile, type StartReport, startUnit } from "./recreate.js";
 import { exclusiveRun, journalOf, type RecoverReport, writeRunRecord } from "./run-guard.js";
 import { listRestorePoints } from "./snapshots.js";
 import {
@@ -305,7 +305,7 @@ async function restorePlanned(
   // --start: secrets redacted in the recipe must come from the env file, checked before anything changes.
   const envValues = await readEnvFile(request.envFile);
   if (request.start && stackPlan) {
-    const missing = missingSecrets(await recipeContainers(stackPlan), envValues);
+    const missing = missingSecrets((await chooseStart(stackPlan)).docs, envValues);
     if (missing.length > 0)
       throw new UsageError(
         `the recipe of ${point.unit} holds ${missing.join(", ")} redacted: give their values with --env-file FILE (KEY=VALUE lines) to start it`,
