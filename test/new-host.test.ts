@@ -207,7 +207,7 @@ describe("restore on a host that never had the unit", () => {
       await docker(
         "inspect",
         "--format",
-        "{{.NetworkSettings.Networks." + `${project}_backend` + ".IPAddress}}",
+        `{{.NetworkSettings.Networks.${project}_backend.IPAddress}}`,
         `${project}_db_1`,
       ),
     ).toBe(subnet.replace("0/24", "10"));

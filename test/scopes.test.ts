@@ -293,6 +293,80 @@ describe("restore of a whole compose unit onto a host where it no longer exists"
   });
 });
 
+describe("networks that exist already", () => {
+  it("are kept, unless --replace-networks (and no container uses them)", async () => {
+    const stackDir = path.join(ws.dir, "new-host-stack");
+    const points = await ws.json<{ restorePoints: { backupId: string; scope: string }[] }>([
+      "snapshots",
+      "--unit",
+      project,
+    ]);
+    const backupId = points.restorePoints.find((p) => p.scope === "standard")?.backupId ?? "";
+    const saved = await docker(
+      "network",
+      "inspect",
+      "--format",
+      "{{(index .IPAM.Config 0).Subnet}}",
+      `${project}_backend`,
+    );
+    await compose("down");
+    await docker(
+      "network",
+      "create",
+      "--label",
+      `${TEST_LABEL}=${label}`,
+      "--subnet",
+      "172.28.250.0/24",
+      `${project}_backend`,
+    );
+    const kept = await ws.run([
+      "restore",
+      "--unit",
+      project,
+      "--backup-id",
+      backupId,
+      "--stack-dir",
+      stackDir,
+      "--yes",
+      "--json",
+    ]);
+    expect(kept.code, kept.stderr).toBe(0);
+    expect(JSON.parse(kept.stdout).stack.networksKept).toEqual([`${project}_backend`]);
+    expect(
+      await docker(
+        "network",
+        "inspect",
+        "--format",
+        "{{(index .IPAM.Config 0).Subnet}}",
+        `${project}_backend`,
+      ),
+    ).toBe("172.28.250.0/24");
+    const replaced = await ws.run([
+      "restore",
+      "--unit",
+      project,
+      "--backup-id",
+      backupId,
+      "--stack-dir",
+      stackDir,
+      "--replace-networks",
+      "--yes",
+      "--json",
+    ]);
+    expect(replaced.code, replaced.stderr).toBe(0);
+    expect(JSON.parse(replaced.stdout).stack.networksCreated).toEqual([`${project}_backend`]);
+    expect(
+      await docker(
+        "network",
+        "inspect",
+        "--format",
+        "{{(index .IPAM.Config 0).Subnet}}",
+        `${project}_backend`,
+      ),
+    ).toBe(saved);
+  });
+});
+
 describe("compose files that exist only inside a managing container", () => {
   it("are found on the host through that container's mount and saved in the recipe", async () => {
     const managed = `kdtmanaged${id}`;

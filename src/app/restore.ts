@@ -59,6 +59,8 @@ export interface RestoreRequest {
   stackDir?: string | undefined;
   /** Replace existing compose and project files in the stack directory. */
   overwriteFiles?: boolean;
+  /** Replace existing networks of the same name that no container uses by the saved ones. */
+  replaceNetworks?: boolean;
   /** Bring the unit up after the restore (docker compose, or containers recreated from the recipe). */
   start?: boolean;
   /** KEY=VALUE lines for env values the recipe holds redacted. */
@@ -344,7 +346,13 @@ async function restorePlanned(
   return exclusiveRun(ctx, "restore", async (recovered) => {
     const started = ctx.clock.now();
     report.recovered = recovered;
-    if (stackPlan) report.stack = await applyStack(ctx, stackPlan, request.overwriteFiles === true);
+    if (stackPlan)
+      report.stack = await applyStack(
+        ctx,
+        stackPlan,
+        request.overwriteFiles === true,
+        request.replaceNetworks === true,
+      );
     // Containers may have been started again by the recovery: decide what to stop now.
     const current = recovered.started.length > 0 ? await ctx.docker.listContainers() : containers;
     const affected = startOrder(

@@ -121,14 +121,24 @@ export async function applyStack(
   ctx: Pick<Context, "docker" | "log">,
   plan: StackPlan,
   overwrite: boolean,
+  replaceNetworks = false,
 ): Promise<StackReport> {
   const report: StackReport = { filesWritten: [], filesKept: [], networksCreated: [], networksKept: [] };
   for (const raw of plan.networks) {
     const doc = networkDocSchema.safeParse(raw);
     if (!doc.success) continue;
-    if (await ctx.docker.inspectNetworkDocument(doc.data.Name)) {
-      report.networksKept.push(doc.data.Name);
-      continue;
+    const existing = (await ctx.docker.inspectNetworkDocument(doc.data.Name)) as
+      | { Containers?: Record<string, unknown> }
+      | undefined;
+    if (existing) {
+      const inUse = Object.keys(existing.Containers ?? {}).length > 0;
+      if (!replaceNetworks || inUse) {
+        if (replaceNetworks) ctx.log.warn(`network ${doc.data.Name} is in use by containers: kept as it is`);
+        report.networksKept.push(doc.data.Name);
+        continue;
+      }
+      ctx.log.info(`replacing network ${doc.data.Name} with the saved one`);
+      await ctx.docker.removeNetwork(doc.data.Name);
     }
     ctx.log.info(`creating network ${doc.data.Name}`);
     await ctx.docker.createNetworkFrom(doc.data);

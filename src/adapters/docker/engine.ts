@@ -344,6 +344,10 @@ export class DockerEngine {
     );
   }
 
+  async removeNetwork(name: string): Promise<void> {
+    await this.call(`removing network ${name}`, () => this.docker.getNetwork(name).remove());
+  }
+
   /** The full inspect document of a container, as the Engine API returns it. */
   async inspectContainerDocument(id: string): Promise<unknown> {
     return this.call(`inspecting container ${id}`, () => this.docker.getContainer(id).inspect());

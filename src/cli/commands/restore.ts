@@ -16,6 +16,7 @@ interface RestoreOptions {
   host?: string;
   stackDir?: string;
   overwriteFiles?: boolean;
+  replaceNetworks?: boolean;
   start?: boolean;
   envFile?: string;
   yes?: boolean;
@@ -51,6 +52,10 @@ export function registerRestore(program: Command, helpers: CommandHelpers): void
     .option(
       "--overwrite-files",
       "replace compose and project files that already exist in the stack directory",
+    )
+    .option(
+      "--replace-networks",
+      "replace existing networks of the same name (when no container uses them) by the saved ones",
     )
     .option(
       "--start",
@@ -110,6 +115,7 @@ export function registerRestore(program: Command, helpers: CommandHelpers): void
           host: options.host,
           stackDir: options.stackDir,
           overwriteFiles: options.overwriteFiles === true,
+          replaceNetworks: options.replaceNetworks === true,
           start: options.start === true,
           envFile: options.envFile,
           confirm: async (plan) => {
