@@ -18,6 +18,7 @@ import {
   TEST_LABEL,
 } from "./helpers/docker.js";
 import { pseudoRandom, rewriteInPlace, writeFixtureTree } from "./helpers/fixtures.js";
+import { waitForProcesses } from "./helpers/processes.js";
 import { allocatedBytes, expectSameTree, manifest } from "./helpers/tree.js";
 
 const execFileAsync = promisify(execFile);
@@ -360,19 +361,11 @@ describe("cold backup and restore, direct format", () => {
     let stdout = "";
     child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
     const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
-    let killed = false;
-    for (let i = 0; i < 1000 && !killed; i++) {
-      for (const pid of await fs.readdir("/proc")) {
-        if (!/^\d+$/.test(pid)) continue;
-        const cmdline = await fs.readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
-        if (cmdline.includes("snapshot\0create") && cmdline.includes(ws.dir) && cmdline.includes("/_data")) {
-          process.kill(Number(pid), "SIGKILL");
-          killed = true;
-        }
-      }
-      if (!killed) await new Promise((r) => setTimeout(r, 10));
-    }
-    expect(killed).toBe(true);
+    const kopia = await waitForProcesses(
+      (c) => c.includes("snapshot\0create") && c.includes(ws.dir) && c.includes("/_data"),
+    );
+    expect(kopia.length).toBeGreaterThan(0);
+    for (const pid of kopia) process.kill(pid, "SIGKILL");
     expect(await exited).toBe(1);
     const report = JSON.parse(stdout) as BackupJson;
     expect(report.units[0]?.status).toBe("failed");
@@ -429,18 +422,10 @@ describe("cold backup and restore, direct format", () => {
     let stdout = "";
     child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
     const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
-    // Wait until kopia is snapshotting, then ask kopi-docka to stop.
-    for (let i = 0; i < 500; i++) {
-      const kopiaRunning = await Promise.all(
-        (await fs.readdir("/proc"))
-          .filter((p) => /^\d+$/.test(p))
-          .map((p) => fs.readFile(`/proc/${p}/cmdline`, "utf8").catch(() => "")),
-      ).then((lines) =>
-        lines.some((l) => l.includes("kopia") && l.includes("snapshot\0create") && l.includes("/_data")),
-      );
-      if (kopiaRunning) break;
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    // Wait until kopia is snapshotting the data, then ask kopi-docka to stop.
+    await waitForProcesses(
+      (c) => c.includes("kopia") && c.includes("snapshot\0create") && c.includes("/_data"),
+    );
     child.kill("SIGTERM");
     expect(await exited).toBe(143);
     const report = JSON.parse(stdout) as BackupJson;
