@@ -26,7 +26,7 @@ import {
 } from "../domain/tags.js";
 import { planStops } from "../domain/units.js";
 import { VERSION } from "../version.js";
-import { type StartProblem, startContainers, stopContainers } from "./containers.js";
+import { type StartProblem, startContainers, stopContainers, verifyStillRunning } from "./containers.js";
 import type { Context } from "./context.js";
 import { discover, selectUnits } from "./discover.js";
 import { applyGlobalPolicy, syncSourcePolicy } from "./policy.js";
@@ -483,6 +483,13 @@ async function backupUnit(
     if (journalId && !result.notRestarted.some((p) => p.engineUnreachable))
       await journalOf(ctx).clear(journalId);
     result.downtimeMs = stoppedContainers.length > 0 ? Date.now() - downStart : 0;
+    const failedToStart = new Set(result.notRestarted.map((p) => p.container));
+    result.notRestarted.push(
+      ...(await verifyStillRunning(
+        ctx.docker,
+        toStart.filter((c) => !failedToStart.has(c.name)),
+      )),
+    );
   }
   // The metadata records are written after the containers run again.
   const metadataIds: string[] = [];

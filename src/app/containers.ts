@@ -93,3 +93,27 @@ export async function startContainers(
   }
   return problems;
 }
+
+/**
+ * A container can start and crash a moment later. After the starts (downtime is over by then),
+ * one short wait, then every started container must still run; those that do not are returned.
+ */
+export async function verifyStillRunning(
+  docker: DockerEngine,
+  containers: readonly Container[],
+  settleMs = 1000,
+): Promise<StartProblem[]> {
+  if (containers.length === 0) return [];
+  await new Promise((r) => setTimeout(r, settleMs));
+  const problems: StartProblem[] = [];
+  for (const container of containers) {
+    const status = await docker.containerStatus(container.id).catch(() => undefined);
+    if (!status) problems.push({ container: container.name, reason: "removed right after it was started" });
+    else if (!status.running)
+      problems.push({
+        container: container.name,
+        reason: `exited right after it was started (code ${status.exitCode ?? "?"})${status.error ? `: ${status.error}` : ""}`,
+      });
+  }
+  return problems;
+}

@@ -25,7 +25,7 @@ import { errorDetail, type RunErrorDetail, type RunRecord } from "../domain/run-
 import { startOrder } from "../domain/start-order.js";
 import { decodeJsonTag } from "../domain/tags.js";
 import { VERSION } from "../version.js";
-import { type StartProblem, startContainers, stopContainers } from "./containers.js";
+import { type StartProblem, startContainers, stopContainers, verifyStillRunning } from "./containers.js";
 import type { Context } from "./context.js";
 import {
   discardStagingScript,
@@ -446,6 +446,15 @@ async function restorePlanned(
             reason: "left stopped: the unit's data is not consistent",
           }))
         : await startContainers(ctx.docker, toStart, ctx.settings.config.backup.start_timeout, ctx.log);
+      if (!inconsistent) {
+        const failedToStart = new Set(report.notRestarted.map((p) => p.container));
+        report.notRestarted.push(
+          ...(await verifyStillRunning(
+            ctx.docker,
+            toStart.filter((c) => !failedToStart.has(c.name)),
+          )),
+        );
+      }
       if (journalId && !report.notRestarted.some((p) => p.engineUnreachable))
         await journalOf(ctx).clear(journalId);
     }

@@ -11,8 +11,23 @@ export async function docker(...args: string[]): Promise<string> {
   return stdout.trim();
 }
 
-/** Removes every container, volume and network carrying the test label with this value. */
+/**
+ * Removes every container, volume and network carrying the test label with this value. Tried a
+ * few times: an engine that has just restarted (a fault test does that) refuses for a moment.
+ */
 export async function removeLabelled(value: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await removeLabelledOnce(value);
+      return;
+    } catch (error) {
+      if (attempt >= 5) throw error;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
+async function removeLabelledOnce(value: string): Promise<void> {
   const filter = `label=${TEST_LABEL}=${value}`;
   const containers = (await docker("ps", "-aq", "--filter", filter)).split("\n").filter(Boolean);
   if (containers.length > 0) await docker("rm", "-f", "-v", ...containers);
