@@ -222,7 +222,7 @@ export async function runBackup(ctx: Context, request: BackupRequest): Promise<B
     const status = await ctx.kopia.status();
     await checkRepositoryWritable(status);
     const previous = status.storageType === "filesystem" ? await ctx.kopia.listSnapshots() : [];
-    warnings.push(...(await applyGlobalPolicy(ctx)));
+    await applyGlobalPolicy(ctx);
 
     const results: UnitBackupResult[] = [];
     for (const unit of units) {

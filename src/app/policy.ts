@@ -11,8 +11,8 @@ const RETENTION_KEYS = {
   annual: "keepAnnual",
 } as const;
 
-/** Reads the global policy and writes only what differs from the config. Returns warnings. */
-export async function applyGlobalPolicy(ctx: Pick<Context, "kopia" | "settings" | "log">): Promise<string[]> {
+/** Reads the global policy and writes only what differs from the config. */
+export async function applyGlobalPolicy(ctx: Pick<Context, "kopia" | "settings" | "log">): Promise<void> {
   const current = await ctx.kopia.globalPolicy();
   const wanted = ctx.settings.config.retention;
   const change: GlobalPolicyChange = {};
@@ -31,7 +31,6 @@ export async function applyGlobalPolicy(ctx: Pick<Context, "kopia" | "settings" 
     ctx.log.info("updating Kopia's global policy (retention, compression) to match the config");
     await ctx.kopia.setGlobalPolicy(change);
   }
-  return [];
 }
 
 /**

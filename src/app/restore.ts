@@ -210,10 +210,11 @@ async function restoreTarInto(
   await Promise.all([extractTar(show.stdout, dir, ctx.signal), show.done]);
 }
 
-async function volumeTarget(ctx: Context, item: RestorePointItem, create: boolean): Promise<string> {
+/** The volume's mountpoint; a volume that no longer exists is created with its recorded driver, options and labels. */
+async function volumeTarget(ctx: Context, item: RestorePointItem): Promise<string> {
   const name = item.name ?? "";
   let volume = await ctx.docker.inspectVolume(name);
-  if (!volume && create) {
+  if (!volume) {
     const labels = decodeJsonTag(item.record.tags.volume_labels);
     const options = decodeJsonTag(item.record.tags.volume_options);
     ctx.log.info(`volume ${name} no longer exists: creating it`);
@@ -366,7 +367,6 @@ async function restorePlanned(
         item.target = await volumeTarget(
           ctx,
           chosen.find((c) => c.kind === "volume" && c.name === item.name) as RestorePointItem,
-          true,
         );
         const hidden = await unreadableReason(item.target);
         if (hidden) {

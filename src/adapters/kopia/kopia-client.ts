@@ -353,10 +353,6 @@ export class KopiaClient {
     return { stdout: started.stdout, done };
   }
 
-  childEnv(): NodeJS.ProcessEnv {
-    return this.env();
-  }
-
   async globalPolicy(): Promise<GlobalPolicyJson> {
     const result = await this.run(policyShowGlobalArgs(this.options.location));
     return globalPolicySchema.parse(JSON.parse(result.stdout));

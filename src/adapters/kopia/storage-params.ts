@@ -3,8 +3,6 @@
 // reads them from there, so that they never appear in a process's argv.
 import { UsageError } from "../../domain/errors.js";
 
-export const STORAGE_KINDS = ["filesystem", "sftp", "s3", "b2", "azure", "gcs", "rclone", "webdav"] as const;
-
 /** Secret flags kopia also accepts from an environment variable. */
 const SECRET_FLAG_ENV: Readonly<Record<string, string>> = {
   "--secret-access-key": "AWS_SECRET_ACCESS_KEY",

@@ -2,7 +2,7 @@
 import { type Command, Option } from "commander";
 import { runBackup } from "../../app/backup.js";
 import { ExitCode, InterruptedError } from "../../domain/errors.js";
-import type { BackupFormat, BackupScope } from "../../domain/model.js";
+import { BACKUP_FORMATS, BACKUP_SCOPES, type BackupFormat, type BackupScope } from "../../domain/model.js";
 import { formatBytes, formatDuration, printJson, printLines } from "../output.js";
 import { buildContext } from "../runtime.js";
 import { type CommandHelpers, collect } from "./types.js";
@@ -14,22 +14,20 @@ export function registerBackup(program: Command, helpers: CommandHelpers): void 
     .option("--unit <name>", "back up only this unit (repeatable)", collect, [])
     .option("--dry-run", "print the plan and touch nothing")
     .addOption(
-      new Option("--scope <scope>", "what to save in this run (default: backup.backup_scope)").choices([
-        "minimal",
-        "standard",
-        "full",
-      ]),
+      new Option("--scope <scope>", "what to save in this run (default: backup.backup_scope)").choices(
+        BACKUP_SCOPES,
+      ),
     )
     .addOption(
       new Option(
         "--backup-format <format>",
         "format for volumes in this run (default: backup.backup_format)",
-      ).choices(["direct", "tar"]),
+      ).choices(BACKUP_FORMATS),
     )
     .option("--json", "print the summary as JSON to stdout")
     .addHelpText(
       "after",
-      "\nExamples:\n  kopi-docka backup\n  kopi-docka backup --unit nextcloud --unit gitea\n  kopi-docka backup --unit legacy-app --backup-format tar\n  kopi-docka backup --scope full\n  kopi-docka backup --dry-run --json\n\nExit codes: 0 all units backed up, 1 a unit failed, 2 usage, 3 config, 4 environment, 130/143 interrupted.\n",
+      "\nExamples:\n  kopi-docka backup\n  kopi-docka backup --unit nextcloud --unit gitea\n  kopi-docka backup --unit legacy-app --backup-format tar\n  kopi-docka backup --scope full\n  kopi-docka backup --dry-run --json\n\nExit codes: 0 all units backed up, 1 a unit failed, 2 usage, 3 config, 4 environment, 5 busy (another run holds the lock), 130/143 interrupted.\n",
     )
     .action(
       helpers.action(
