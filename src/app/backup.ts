@@ -2,8 +2,7 @@
 import { randomUUID } from "node:crypto";
 import { constants, promises as fs } from "node:fs";
 import { Readable } from "node:stream";
-import { collectFsMetadata, findNonUtf8Names } from "../adapters/fs/metadata.js";
-import { treeSize } from "../adapters/fs/tree.js";
+import { collectFsMetadata, surveyTree } from "../adapters/fs/metadata.js";
 import { findOpenFiles } from "../adapters/host/open-files.js";
 import type { RepositoryStatus } from "../adapters/kopia/kopia-client.js";
 import { startTarWriter, tarEntryName } from "../adapters/tar/gnu-tar.js";
@@ -300,12 +299,13 @@ async function backupUnit(
       return result;
     }
   }
-  // Names that are not valid UTF-8 would be mangled by Kopia: such a volume is written as TAR,
-  // which keeps them; a bind mount cannot be, so the unit fails before anything is stopped.
-  for (const item of items) {
-    if (item.format !== "direct") continue;
-    const names = await findNonUtf8Names(item.path);
-    if (names.length === 0) continue;
+  // One walk of each item while the containers still run (no downtime is spent on it): its size,
+  // and its names that are not valid UTF-8. Kopia would mangle those: such a volume is written
+  // as TAR, which keeps them; a bind mount cannot be, so the unit fails before anything stops.
+  const surveys = await Promise.all(items.map((i) => surveyTree(i.path)));
+  for (const [index, item] of items.entries()) {
+    const names = surveys[index]?.nonUtf8Names ?? [];
+    if (item.format !== "direct" || names.length === 0) continue;
     const sample = names.slice(0, 3).join(", ");
     if (item.kind === "bind") {
       result.status = "failed";
@@ -318,8 +318,7 @@ async function backupUnit(
     result.warnings.push(warning);
     log.warn(`${unit.name}: ${warning}`);
   }
-  // Sizes are read while the containers still run: no downtime is spent on them.
-  const sizes = await Promise.all(items.map((i) => treeSize(i.path)));
+  const sizes = surveys.map((survey) => survey.sizeBytes);
   try {
     const estimate = estimateNewData(
       items.map((item, index) => ({

@@ -14,6 +14,7 @@ import {
   findNonUtf8Names,
   parseFsMetadata,
   parseGetfattrDump,
+  surveyTree,
   unescapeOctal,
 } from "./metadata.js";
 
@@ -666,6 +667,24 @@ describe("applyFsMetadata precision", () => {
       expect(mismatches).toBe(0);
     } finally {
       await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("surveyTree", () => {
+  it("sums the regular files' sizes and finds non-UTF-8 names in one walk; a missing root is empty", async () => {
+    const root = await fs.mkdtemp(path.join(os.tmpdir(), "kd-survey-"));
+    try {
+      await fs.mkdir(path.join(root, "d"));
+      await fs.writeFile(path.join(root, "d", "a"), Buffer.alloc(1000));
+      await fs.writeFile(path.join(root, "b"), Buffer.alloc(24));
+      await fs.symlink("b", path.join(root, "link"));
+      await fs.writeFile(Buffer.concat([Buffer.from(`${root}/bad-`), Buffer.from([0xff])]), "x");
+      expect(await surveyTree(root)).toEqual({ sizeBytes: 1025, nonUtf8Names: ["bad-\\xff"] });
+      expect(await surveyTree(path.join(root, "b"))).toEqual({ sizeBytes: 24, nonUtf8Names: [] });
+      expect(await surveyTree(path.join(root, "missing"))).toEqual({ sizeBytes: 0, nonUtf8Names: [] });
+    } finally {
+      await fs.rm(root, { recursive: true, force: true });
     }
   });
 });

@@ -119,6 +119,31 @@ export async function findNonUtf8Names(root: string): Promise<string[]> {
   return found.sort(Buffer.compare).map((b) => printableBytes(b));
 }
 
+export interface TreeSurvey {
+  /** Apparent size of the regular files below root (root itself when it is a file). */
+  sizeBytes: number;
+  /** Printable renderings of the names that are not valid UTF-8. */
+  nonUtf8Names: string[];
+}
+
+/**
+ * One walk of a data item before its containers stop: its size and its non-UTF-8 names. A root
+ * that is not there (a volume read through the Engine API) is empty.
+ */
+export async function surveyTree(root: string): Promise<TreeSurvey> {
+  const rootStat = await fs.lstat(root, { bigint: true }).catch(() => undefined);
+  if (!rootStat) return { sizeBytes: 0, nonUtf8Names: [] };
+  if (!rootStat.isDirectory())
+    return { sizeBytes: rootStat.isFile() ? Number(rootStat.size) : 0, nonUtf8Names: [] };
+  let size = 0n;
+  const found: Buffer[] = [];
+  await walkTree(path.resolve(root), rootStat, true, (e) => {
+    if (!e.nameValid) found.push(e.rel);
+    if (e.st?.isFile()) size += e.st.size;
+  });
+  return { sizeBytes: Number(size), nonUtf8Names: found.sort(Buffer.compare).map((b) => printableBytes(b)) };
+}
+
 // ---------------------------------------------------------------------------------------------
 // The walk
 

@@ -1,35 +1,5 @@
 // File-system helpers for the host paths kopi-docka reads and swaps.
 import { constants, promises as fs } from "node:fs";
-import path from "node:path";
-
-/** Apparent size in bytes of everything below a path (not following symlinks, one file system). */
-export async function treeSize(root: string): Promise<number> {
-  let total = 0;
-  let rootDev: number | undefined;
-  const walk = async (p: string): Promise<void> => {
-    let stat: import("node:fs").Stats;
-    try {
-      stat = await fs.lstat(p);
-    } catch {
-      return;
-    }
-    if (rootDev === undefined) rootDev = stat.dev;
-    if (stat.dev !== rootDev) return;
-    if (stat.isDirectory()) {
-      let names: string[];
-      try {
-        names = await fs.readdir(p);
-      } catch {
-        return;
-      }
-      for (const name of names) await walk(path.join(p, name));
-    } else if (stat.isFile()) {
-      total += stat.size;
-    }
-  };
-  await walk(root);
-  return total;
-}
 
 export async function pathExists(p: string): Promise<boolean> {
   try {
