@@ -2,14 +2,9 @@
 import { randomBytes } from "node:crypto";
 import { promises as fs } from "node:fs";
 import path from "node:path";
+import { writePrivateFile } from "../adapters/fs/private-file.js";
 import type { KopiaClient } from "../adapters/kopia/kopia-client.js";
-import {
-  type ConfigPlace,
-  loadSettings,
-  readPassword,
-  type Settings,
-  writePrivateFile,
-} from "../config/load.js";
+import { type ConfigPlace, loadSettings, readPassword, type Settings } from "../config/load.js";
 import type { Logger } from "./context.js";
 import { applyGlobalPolicy } from "./policy.js";
 

@@ -1,6 +1,6 @@
 // Finding, reading and resolving the configuration file into the settings the adapters need.
 import { createHash } from "node:crypto";
-import { promises as fs, constants as fsConstants } from "node:fs";
+import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseStorageParams, type StorageParams } from "../adapters/kopia/storage-params.js";
@@ -167,25 +167,5 @@ export async function readPassword(settings: Settings): Promise<string> {
   } catch (error) {
     if (error instanceof KopiDockaError) throw error;
     throw new ConfigError(`cannot read the password file ${settings.passwordFile}: ${errorMessage(error)}`);
-  }
-}
-
-/** Writes a file readable by its owner only (0600), creating its directory (0700) when missing. */
-export async function writePrivateFile(
-  file: string,
-  content: string,
-  options: { overwrite?: boolean } = {},
-): Promise<void> {
-  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  const handle = await fs.open(
-    file,
-    options.overwrite ? fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC : "wx",
-    0o600,
-  );
-  try {
-    await handle.writeFile(content, "utf8");
-    await handle.chmod(0o600);
-  } finally {
-    await handle.close();
   }
 }

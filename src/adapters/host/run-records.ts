@@ -2,6 +2,7 @@
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { type HistoryEntry, parseRunRecord, type RunRecord, recordStamp } from "../../domain/run-record.js";
+import { writePrivateFile } from "../fs/private-file.js";
 
 export class RunRecords {
   constructor(private readonly basePath: string) {}
@@ -12,14 +13,11 @@ export class RunRecords {
 
   /** Writes a record; a second one for the same unit and second gets a suffix. Returns its path. */
   async write(record: RunRecord, when: Date): Promise<string> {
-    await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
     const base = `${record.unit_name}_${recordStamp(when)}`;
     for (let n = 1; n < 100; n++) {
       const file = path.join(this.dir, `${base}${n === 1 ? "" : `_${n}`}.json`);
       try {
-        const handle = await fs.open(file, "wx", 0o600);
-        await handle.writeFile(`${JSON.stringify(record, null, 2)}\n`);
-        await handle.close();
+        await writePrivateFile(file, `${JSON.stringify(record, null, 2)}\n`);
         return file;
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
