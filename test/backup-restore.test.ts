@@ -6,7 +6,7 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CLI, createWorkspace, du, type Workspace } from "./helpers/cli.js";
+import { createWorkspace, du, type Workspace } from "./helpers/cli.js";
 import {
   containerStartedAt,
   containerState,
@@ -351,22 +351,14 @@ describe("cold backup and restore, direct format", () => {
     const pointsBefore = (await ws.json<{ restorePoints: unknown[] }>(["snapshots", "--unit", project]))
       .restorePoints;
     await fs.writeFile(path.join(dbData, "new-file"), pseudoRandom("kill-kopia")(60 * 1024 * 1024));
-    const child = spawn(
-      process.execPath,
-      [CLI, "--config", ws.configPath, "backup", "--unit", project, "--json"],
-      {
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
-    let stdout = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+    const running = ws.start(["backup", "--unit", project, "--json"]);
     const kopia = await waitForProcesses(
       (c) => c.includes("snapshot\0create") && c.includes(ws.dir) && c.includes("/_data"),
     );
     expect(kopia.length).toBeGreaterThan(0);
     for (const pid of kopia) process.kill(pid, "SIGKILL");
-    expect(await exited).toBe(1);
+    const { code, stdout } = await running.done;
+    expect(code).toBe(1);
     const report = JSON.parse(stdout) as BackupJson;
     expect(report.units[0]?.status).toBe("failed");
     expect(report.units[0]?.error).toMatch(/kopia failed/);
@@ -412,22 +404,14 @@ describe("cold backup and restore, direct format", () => {
     ).restorePoints;
     const statesBefore = await states();
     await fs.writeFile(path.join(appData, "big-enough.bin"), pseudoRandom("sigterm")(40 * 1024 * 1024));
-    const child = spawn(
-      process.execPath,
-      [CLI, "--config", ws.configPath, "backup", "--unit", project, "--json"],
-      {
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
-    let stdout = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+    const running = ws.start(["backup", "--unit", project, "--json"]);
     // Wait until kopia is snapshotting the data, then ask kopi-docka to stop.
     await waitForProcesses(
       (c) => c.includes("kopia") && c.includes("snapshot\0create") && c.includes("/_data"),
     );
-    child.kill("SIGTERM");
-    expect(await exited).toBe(143);
+    running.child.kill("SIGTERM");
+    const { code, stdout } = await running.done;
+    expect(code).toBe(143);
     const report = JSON.parse(stdout) as BackupJson;
     expect(report.units[0]?.status).toBe("interrupted");
     expect(await states()).toEqual(statesBefore);

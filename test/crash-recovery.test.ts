@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CLI, createWorkspace, type Workspace } from "./helpers/cli.js";
+import { createWorkspace, type Workspace } from "./helpers/cli.js";
 import {
   containerStartedAt,
   containerState,
@@ -77,16 +77,13 @@ describe("one run at a time", () => {
 
 describe("kopi-docka killed mid-backup", () => {
   it("leaves a journal; recover starts what it stopped, unless someone started it since", async () => {
-    const child = spawn(process.execPath, [CLI, "--config", ws.configPath, "backup", "--unit", unit], {
-      stdio: "ignore",
-    });
-    const exited = new Promise((r) => child.on("close", r));
+    const running = ws.start(["backup", "--unit", unit]);
     const kopia = await waitForProcesses(
       (c) => c.includes("kopia") && c.includes("snapshot\0create") && c.includes(`${unit}-data/_data`),
     );
     expect(kopia.length).toBeGreaterThan(0);
-    child.kill("SIGKILL");
-    await exited;
+    running.child.kill("SIGKILL");
+    await running.done;
     for (const pid of kopia) process.kill(pid, "SIGKILL");
     expect(await containerState(first)).toBe("exited");
     expect(await containerState(second)).toBe("exited");
@@ -114,15 +111,12 @@ describe("kopi-docka killed mid-backup", () => {
   });
 
   it("the next backup recovers first, then backs up", async () => {
-    const child = spawn(process.execPath, [CLI, "--config", ws.configPath, "backup", "--unit", unit], {
-      stdio: "ignore",
-    });
-    const exited = new Promise((r) => child.on("close", r));
+    const running = ws.start(["backup", "--unit", unit]);
     const kopia = await waitForProcesses(
       (c) => c.includes("kopia") && c.includes("snapshot\0create") && c.includes(`${unit}-data/_data`),
     );
-    child.kill("SIGKILL");
-    await exited;
+    running.child.kill("SIGKILL");
+    await running.done;
     for (const pid of kopia) process.kill(pid, "SIGKILL");
     expect(await containerState(first)).toBe("exited");
     const result = await ws.run(["backup", "--unit", unit, "--json"]);
@@ -143,20 +137,13 @@ describe("a signal during a restore", () => {
   it("SIGINT while kopia restores: exit 130, the current data untouched, the containers running again", async () => {
     const data = await docker("volume", "inspect", "--format", "{{.Mountpoint}}", `${unit}-data`);
     await fs.writeFile(path.join(data, "marker"), "current data\n");
-    const child = spawn(
-      process.execPath,
-      [CLI, "--config", ws.configPath, "restore", "--unit", unit, "--yes"],
-      {
-        stdio: "ignore",
-      },
-    );
-    const exited = new Promise<number | null>((r) => child.on("close", r));
+    const running = ws.start(["restore", "--unit", unit, "--yes"]);
     const kopia = await waitForProcesses(
       (c) => c.includes("kopia") && c.includes("\0restore\0") && c.includes("_data.kopi-docka-new"),
     );
     expect(kopia.length).toBeGreaterThan(0);
-    child.kill("SIGINT");
-    expect(await exited).toBe(130);
+    running.child.kill("SIGINT");
+    expect((await running.done).code).toBe(130);
     expect(await fs.readFile(path.join(data, "marker"), "utf8")).toBe("current data\n");
     expect((await fs.readdir(path.dirname(data))).sort()).toEqual(["_data"]);
     expect(await containerState(first)).toBe("running");

@@ -5,7 +5,7 @@ import { randomUUID } from "node:crypto";
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CLI, createWorkspace, type Workspace } from "./helpers/cli.js";
+import { createWorkspace, type Workspace } from "./helpers/cli.js";
 import {
   containerStartedAt,
   containerState,
@@ -167,25 +167,15 @@ describe("a volume removed between discovery and its snapshot", () => {
     await runContainer({ name: late, label, volumes: [`${late}-data:/data`] });
     const data = await docker("volume", "inspect", "--format", "{{.Mountpoint}}", `${unit}-data`);
     await fs.writeFile(path.join(data, "slow.bin"), pseudoRandom(`slow-${id}`)(150 * 1024 * 1024));
-    const child = spawn(
-      process.execPath,
-      [CLI, "--config", ws.configPath, "backup", "--unit", unit, "--unit", late, "--json"],
-      {
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-    const exited = new Promise<number | null>((r) => child.on("close", r));
+    const running = ws.start(["backup", "--unit", unit, "--unit", late, "--json"]);
     const kopia = await waitForProcesses(
       (c) => c.includes("snapshot\0create") && c.includes(ws.dir) && c.includes("/_data"),
     );
     expect(kopia.length).toBeGreaterThan(0);
     await docker("rm", "-f", late);
     await docker("volume", "rm", `${late}-data`);
-    expect(await exited, stderr).toBe(1);
+    const { code, stdout, stderr } = await running.done;
+    expect(code, stderr).toBe(1);
     expect(stdout, stderr).not.toBe("");
     const report = JSON.parse(stdout) as {
       units: { unit: string; status: string; error?: string; stopped: string[] }[];
@@ -210,16 +200,7 @@ describe("the Docker engine restarted during a backup", () => {
     const dockerd = (await processesMatching((c) => c.split("\0")[0]?.endsWith("dockerd") === true))[0];
     expect(dockerd).toBeDefined();
     const argv = (await fs.readFile(`/proc/${dockerd}/cmdline`, "utf8")).split("\0").filter(Boolean);
-    const child = spawn(
-      process.execPath,
-      [CLI, "--config", ws.configPath, "backup", "--unit", unit, "--json"],
-      {
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
-    let stdout = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-    const exited = new Promise<number | null>((r) => child.on("close", r));
+    const running = ws.start(["backup", "--unit", unit, "--json"]);
     const kopia = await waitForProcesses(
       (c) => c.includes("snapshot\0create") && c.includes(ws.dir) && c.includes("/_data"),
     );
@@ -235,7 +216,8 @@ describe("the Docker engine restarted during a backup", () => {
     const log = await fs.open("/var/log/kopi-docka-dockerd.log", "a");
     spawn(argv[0] as string, argv.slice(1), { detached: true, stdio: ["ignore", log.fd, log.fd] }).unref();
     await log.close();
-    expect(await exited, stdout).toBe(0);
+    const { code, stdout } = await running.done;
+    expect(code, stdout).toBe(0);
     const report = JSON.parse(stdout) as { units: { status: string }[] };
     expect(report.units[0]?.status).toBe("ok");
     expect(await containerState(`${unit}-web`)).toBe("running");

@@ -1,5 +1,5 @@
 // Runs the built kopi-docka CLI as a user would, in a throwaway workspace with its own repository.
-import { execFile, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -22,23 +22,32 @@ export interface Workspace {
   repoDir: string;
   password: string;
   run(args: readonly string[], options?: { env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<CliResult>;
+  /** Starts the CLI with this workspace's config, without waiting for it. */
+  start(args: readonly string[]): RunningCli;
   json<T = unknown>(args: readonly string[]): Promise<T>;
   cleanup(): Promise<void>;
 }
 
-export function runCli(
+export interface RunningCli {
+  child: ChildProcess;
+  /** Settles when it has exited, with its exit code and everything it printed. */
+  done: Promise<CliResult>;
+}
+
+/** Starts the CLI without waiting for it: for tests that act while it runs (signals, faults). */
+export function startCli(
   args: readonly string[],
   options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
-): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, ...options.env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+): RunningCli {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { ...process.env, ...options.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const done = new Promise<CliResult>((resolve, reject) => {
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    child.stdout?.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stderr?.on("data", (c: Buffer) => (stderr += c.toString()));
     const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 240_000);
     child.on("error", reject);
     child.on("close", (code) => {
@@ -46,6 +55,14 @@ export function runCli(
       resolve({ code, stdout, stderr });
     });
   });
+  return { child, done };
+}
+
+export function runCli(
+  args: readonly string[],
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<CliResult> {
+  return startCli(args, options).done;
 }
 
 /** A workspace: config, password file, Kopia config, cache and repository, all in one temp dir. */
@@ -82,6 +99,7 @@ export async function createWorkspace(
     repoDir,
     password,
     run: (args, runOptions) => runCli(["--config", configPath, ...args], runOptions),
+    start: (args) => startCli(["--config", configPath, ...args]),
     async json<T>(args: readonly string[]): Promise<T> {
       const result = await ws.run([...args, "--json"]);
       if (result.code !== 0)
