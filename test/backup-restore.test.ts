@@ -8,6 +8,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createWorkspace, du, type Workspace } from "./helpers/cli.js";
 import {
+  composeIn,
   containerStartedAt,
   containerState,
   createVolume,
@@ -51,14 +52,7 @@ let soloData: string;
 const outputs: string[] = [];
 
 async function compose(...args: string[]): Promise<string> {
-  const { stdout } = await execFileAsync(
-    "docker-compose",
-    ["-p", project, "-f", path.join(composeDir, "docker-compose.yml"), ...args],
-    {
-      cwd: composeDir,
-    },
-  );
-  return stdout;
+  return composeIn(project, composeDir, ...args);
 }
 
 async function cli(args: string[]) {

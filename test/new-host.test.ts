@@ -7,9 +7,9 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createWorkspace, runCli, type Workspace } from "./helpers/cli.js";
-import { docker, removeLabelled, TEST_IMAGE, TEST_LABEL } from "./helpers/docker.js";
+import { composeIn, docker, removeLabelled, TEST_IMAGE, TEST_LABEL } from "./helpers/docker.js";
 
-const run = promisify(execFile);
+const _run = promisify(execFile);
 const id = randomUUID().slice(0, 8);
 const label = `newhost-${id}`;
 const project = `kdtnew${id}`;
@@ -20,12 +20,7 @@ let newConfig: string;
 let composeDir: string;
 
 async function compose(dir: string, ...args: string[]): Promise<string> {
-  const { stdout } = await run(
-    "docker-compose",
-    ["-p", project, "-f", path.join(dir, "docker-compose.yml"), ...args],
-    { cwd: dir },
-  );
-  return stdout;
+  return composeIn(project, dir, ...args);
 }
 
 const onNewHost = (args: string[]) => runCli(["--config", newConfig, ...args]);

@@ -7,7 +7,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createWorkspace, type Workspace } from "./helpers/cli.js";
-import { docker, removeLabelled, TEST_IMAGE, TEST_LABEL } from "./helpers/docker.js";
+import { composeIn, docker, removeLabelled, TEST_IMAGE, TEST_LABEL } from "./helpers/docker.js";
 
 const run = promisify(execFile);
 const id = randomUUID().slice(0, 8);
@@ -17,14 +17,7 @@ let ws: Workspace;
 let composeDir: string;
 
 async function compose(...args: string[]): Promise<string> {
-  const { stdout } = await run(
-    "docker-compose",
-    ["-p", project, "-f", path.join(composeDir, "docker-compose.yml"), ...args],
-    {
-      cwd: composeDir,
-    },
-  );
-  return stdout;
+  return composeIn(project, composeDir, ...args);
 }
 
 interface Manifest {

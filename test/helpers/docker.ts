@@ -78,3 +78,15 @@ export async function containerState(name: string): Promise<string> {
 export async function containerStartedAt(name: string): Promise<string> {
   return docker("inspect", "--format", "{{.State.StartedAt}}", name);
 }
+
+/** Runs Compose v1 (Debian's docker-compose) for a project whose docker-compose.yml is in dir. */
+export async function composeIn(project: string, dir: string, ...args: string[]): Promise<string> {
+  const { stdout } = await execFileAsync(
+    "docker-compose",
+    ["-p", project, "-f", `${dir}/docker-compose.yml`, ...args],
+    {
+      cwd: dir,
+    },
+  );
+  return stdout;
+}

@@ -5,7 +5,12 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { FS_METADATA_KIND, type FsMetadata, type FsMetadataV1 } from "../../domain/fs-metadata.js";
+import {
+  emptyFsMetadata,
+  FS_METADATA_KIND,
+  type FsMetadata,
+  type FsMetadataV1,
+} from "../../domain/fs-metadata.js";
 import {
   applyFsMetadata,
   applyFsMetadataFull,
@@ -45,14 +50,7 @@ async function mtimeNs(p: string): Promise<string> {
 
 const v1 = (dirs: [string, string][]): FsMetadataV1 => ({ kind: FS_METADATA_KIND, version: 1, dirs });
 const v2 = (fields: Partial<FsMetadata>): FsMetadata => ({
-  kind: FS_METADATA_KIND,
-  version: 2,
-  dirs: [],
-  hardlinks: [],
-  xattrs: [],
-  specials: [],
-  files: [],
-  nonUtf8Names: [],
+  ...emptyFsMetadata(),
   ...fields,
 });
 
