@@ -1,0 +1,766 @@
+#!/usr/bin/env node
+// Benchmark (not part of the tests): kopi-docka against raw Kopia on the same data, in one run, on
+// fresh repositories. See docs/benchmarks.md for what it measures and the latest results.
+//
+//   npm run bench -- [--size-gib 2] [--small-files 20000] [--large-files 4] [--change-percent 1]
+//                    [--only data|scale] [--scale-containers 100] [--scale-units 40]
+//                    [--out docs/benchmarks.json] [--docs docs/benchmarks.md] [--no-docs]
+//                    [--work-dir DIR] [--keep]
+import { execFile, spawn } from "node:child_process";
+import { createCipheriv, createHash, randomUUID } from "node:crypto";
+import { closeSync, createReadStream, existsSync, openSync, promises as fs, readFileSync, writeSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs, promisify } from "node:util";
+
+const execFileAsync = promisify(execFile);
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const CLI = path.join(ROOT, "dist/cli/main.js");
+const RSS_HOOK = path.join(ROOT, "scripts/bench-rss.mjs");
+const MiB = 1024 * 1024;
+
+const { values: opt } = parseArgs({
+  options: {
+    "size-gib": { type: "string", default: "2" },
+    "small-files": { type: "string", default: "20000" },
+    "large-files": { type: "string", default: "4" },
+    "change-percent": { type: "string", default: "1" },
+    only: { type: "string", default: "all" },
+    "scale-containers": { type: "string", default: "100" },
+    "scale-units": { type: "string", default: "40" },
+    "scale-repeats": { type: "string", default: "5" },
+    out: { type: "string", default: path.join(ROOT, "docs/benchmarks.json") },
+    docs: { type: "string", default: path.join(ROOT, "docs/benchmarks.md") },
+    "no-docs": { type: "boolean", default: false },
+    "work-dir": { type: "string", default: os.tmpdir() },
+    "kopia-binary": { type: "string" },
+    image: { type: "string", default: process.env.KOPI_DOCKA_TEST_IMAGE ?? "kopi-docka-test:latest" },
+    keep: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+if (opt.help) {
+  console.log(readFileSync(fileURLToPath(import.meta.url), "utf8").split("\n").slice(1, 8).join("\n"));
+  process.exit(0);
+}
+const num = (name, min) => {
+  const v = Number(opt[name]);
+  if (!Number.isFinite(v) || v < min) {
+    console.error(`bench: --${name} must be a number >= ${min} (got ${opt[name]})`);
+    process.exit(2);
+  }
+  return v;
+};
+const sizeBytes = Math.round(num("size-gib", 0.01) * 1024 * MiB);
+const smallFiles = Math.round(num("small-files", 100));
+const largeFiles = Math.round(num("large-files", 1));
+const changePercent = num("change-percent", 0.01);
+const scaleContainers = Math.round(num("scale-containers", 2));
+const scaleUnits = Math.round(num("scale-units", 1));
+const scaleRepeats = Math.round(num("scale-repeats", 1));
+if (!["all", "data", "scale"].includes(opt.only)) {
+  console.error(`bench: --only must be all, data or scale (got ${opt.only})`);
+  process.exit(2);
+}
+if (scaleUnits > scaleContainers) {
+  console.error("bench: --scale-units cannot exceed --scale-containers");
+  process.exit(2);
+}
+
+const id = randomUUID().slice(0, 8);
+const LABEL = `kopi-docka-bench=${id}`;
+const log = (m) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
+
+async function run(cmd, args, options = {}) {
+  const { stdout } = await execFileAsync(cmd, args, { maxBuffer: 256 * MiB, encoding: "utf8", ...options });
+  return stdout.trim();
+}
+const docker = (...args) => run("docker", args);
+
+/** Runs a command, timing it; for kopi-docka also its own peak RSS. */
+function timed(cmd, args, { env = {}, rss = false } = {}) {
+  return new Promise((resolve, reject) => {
+    const rssFile = rss ? path.join(os.tmpdir(), `kopi-docka-bench-rss-${id}-${randomUUID()}`) : undefined;
+    const fullArgs = rss ? ["--import", RSS_HOOK, ...args] : args;
+    const started = process.hrtime.bigint();
+    const child = spawn(cmd, fullArgs, {
+      env: { ...process.env, ...env, ...(rssFile ? { KOPI_DOCKA_BENCH_RSS_FILE: rssFile } : {}) },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c) => (stdout += c));
+    child.stderr.on("data", (c) => (stderr += c));
+    child.on("error", reject);
+    child.on("close", async (code) => {
+      const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
+      let peakRssKiB;
+      let memory;
+      if (rssFile) {
+        memory = JSON.parse(await fs.readFile(rssFile, "utf8").catch(() => "{}"));
+        peakRssKiB = memory.maxRssKiB ?? Number.NaN;
+        await fs.rm(rssFile, { force: true });
+      }
+      if (code !== 0) reject(new Error(`${path.basename(cmd)} ${args.join(" ")} exited ${code}: ${stderr.slice(-2000)}`));
+      else resolve({ wallMs, stdout, stderr, peakRssKiB, memory });
+    });
+  });
+}
+
+async function repoBytes(dir) {
+  return Number((await run("du", ["-sb", dir])).split("\t")[0]);
+}
+
+// ---------- reproducible data ----------
+
+const ZEROS = Buffer.alloc(4 * MiB);
+/** A deterministic stream of incompressible bytes (AES-256-CTR of zeros) keyed by a seed. */
+function byteStream(seed) {
+  const cipher = createCipheriv("aes-256-ctr", createHash("sha256").update(seed).digest(), Buffer.alloc(16));
+  return (n) => (n <= ZEROS.length ? cipher.update(ZEROS.subarray(0, n)) : cipher.update(Buffer.alloc(n)));
+}
+/** A deterministic integer generator in [0, n). */
+function intStream(seed) {
+  const bytes = byteStream(`int:${seed}`);
+  return (n) => bytes(4).readUInt32LE(0) % n;
+}
+function writeFileFrom(file, size, bytes, flags = "w", position = 0) {
+  const fd = openSync(file, flags);
+  try {
+    let done = 0;
+    while (done < size) {
+      const n = Math.min(4 * MiB, size - done);
+      writeSync(fd, bytes(n), 0, n, position + done);
+      done += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+const smallSize = (ints) => 1024 + ints(15 * 1024); // 1-16 KiB, about 8.5 KiB on average
+const smallPath = (root, i) => {
+  const leaf = Math.floor(i / 100);
+  return path.join(root, "files", `d${String(Math.floor(leaf / 10)).padStart(3, "0")}`, `s${leaf % 10}`, `f${i}.bin`);
+};
+
+async function buildDataset(root) {
+  const ints = intStream("sizes");
+  const bytes = byteStream("small");
+  let smallBytes = 0;
+  for (let i = 0; i < smallFiles; i++) {
+    const file = smallPath(root, i);
+    if (i % 100 === 0) await fs.mkdir(path.dirname(file), { recursive: true });
+    const size = smallSize(ints);
+    await fs.writeFile(file, bytes(size));
+    smallBytes += size;
+  }
+  const eachLarge = Math.max(MiB, Math.floor((sizeBytes - smallBytes) / largeFiles / MiB) * MiB);
+  await fs.mkdir(path.join(root, "blobs"), { recursive: true });
+  await fs.mkdir(path.join(root, "db"), { recursive: true });
+  const large = [];
+  for (let i = 0; i < largeFiles; i++) {
+    const file = i === 0 ? path.join(root, "db", "app.db") : path.join(root, "blobs", `blob-${i}.bin`);
+    writeFileFrom(file, eachLarge, byteStream(`large:${i}`));
+    large.push(file);
+  }
+  return { smallBytes, largeBytes: eachLarge * largeFiles, eachLarge, db: large[0], totalBytes: smallBytes + eachLarge * largeFiles };
+}
+
+/**
+ * Changes changePercent of the data: that share of the small files rewritten, half of it added and
+ * half deleted, and the rest of the budget rewritten in place, contiguously, inside the database
+ * file. Returns the bytes that are new.
+ */
+async function changeDataset(root, dataset) {
+  const ints = intStream("change");
+  const bytes = byteStream("change");
+  const pick = new Set();
+  const changeCount = Math.max(1, Math.round((smallFiles * changePercent) / 100));
+  const addDelete = Math.max(1, Math.round(changeCount / 2));
+  while (pick.size < Math.min(smallFiles, changeCount + addDelete)) pick.add(ints(smallFiles));
+  const picked = [...pick];
+  let changed = 0;
+  for (const i of picked.slice(0, changeCount)) {
+    const size = (await fs.stat(smallPath(root, i))).size;
+    await fs.writeFile(smallPath(root, i), bytes(size));
+    changed += size;
+  }
+  for (const i of picked.slice(changeCount)) await fs.rm(smallPath(root, i));
+  const sizes = intStream("added");
+  for (let k = 0; k < addDelete; k++) {
+    const size = smallSize(sizes);
+    await fs.writeFile(path.join(path.dirname(smallPath(root, ints(smallFiles))), `new-${k}.bin`), bytes(size));
+    changed += size;
+  }
+  const budget = Math.round((dataset.totalBytes * changePercent) / 100) - changed;
+  const dbRewrite = Math.min(dataset.eachLarge, Math.max(MiB, Math.round(budget / MiB) * MiB));
+  const offset = Math.floor((dataset.eachLarge - dbRewrite) * 0.4 / 4096) * 4096;
+  writeFileFrom(dataset.db, dbRewrite, bytes, "r+", offset);
+  return {
+    smallChanged: changeCount,
+    smallAdded: addDelete,
+    smallDeleted: addDelete,
+    dbRewrittenBytes: dbRewrite,
+    bytesChanged: changed + dbRewrite,
+  };
+}
+
+/** A digest of a tree: every path, type, size and file content, in sorted order. */
+async function treeDigest(root) {
+  const hash = createHash("sha256");
+  const walk = async (dir, rel) => {
+    const entries = (await fs.readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1));
+    for (const e of entries) {
+      const full = path.join(dir, e.name);
+      const r = `${rel}/${e.name}`;
+      if (e.isDirectory()) {
+        hash.update(`d ${r}\n`);
+        await walk(full, r);
+      } else {
+        hash.update(`f ${r} ${(await fs.stat(full)).size}\n`);
+        for await (const chunk of createReadStream(full, { highWaterMark: 4 * MiB })) hash.update(chunk);
+      }
+    }
+  };
+  await walk(root, "");
+  return hash.digest("hex");
+}
+
+// ---------- repositories ----------
+
+async function kopiDockaWorkspace(name) {
+  const dir = path.join(work, name);
+  await fs.mkdir(dir, { recursive: true });
+  const password = `bench-${randomUUID()}`;
+  await fs.writeFile(path.join(dir, "password"), `${password}\n`, { mode: 0o600 });
+  const config = path.join(dir, "config.json");
+  const kopiaConfig = path.join(dir, "kopia", "repository.config");
+  await fs.writeFile(
+    config,
+    JSON.stringify({
+      kopia: {
+        kopia_params: `filesystem --path ${path.join(dir, "repo")}`,
+        password_file: path.join(dir, "password"),
+        config_file: kopiaConfig,
+        cache_directory: path.join(dir, "cache"),
+        ...(opt["kopia-binary"] ? { binary: opt["kopia-binary"] } : {}),
+      },
+      backup: {
+        stop_timeout: 30,
+        start_timeout: 60,
+        state_directory: path.join(dir, "state"),
+        staging_directory: path.join(dir, "staging"),
+        base_path: path.join(dir, "base"),
+      },
+      retention: { latest: 100, hourly: 0, daily: 0, weekly: 0, monthly: 0, annual: 0 },
+    }),
+    { mode: 0o600 },
+  );
+  const ws = {
+    dir,
+    repo: path.join(dir, "repo"),
+    kopd: (args) => timed(process.execPath, [CLI, "--config", config, ...args, "--json"], { rss: true }),
+    kopia: (args) =>
+      run("kopia", ["--config-file", kopiaConfig, ...args], { env: { ...process.env, KOPIA_PASSWORD: password } }),
+  };
+  await ws.kopd(["init"]);
+  return ws;
+}
+
+async function rawKopiaWorkspace() {
+  const dir = path.join(work, "raw");
+  await fs.mkdir(dir, { recursive: true });
+  const env = { KOPIA_PASSWORD: `bench-${randomUUID()}`, KOPIA_CHECK_FOR_UPDATES: "false" };
+  const base = ["--config-file", path.join(dir, "repository.config")];
+  const ws = {
+    dir,
+    repo: path.join(dir, "repo"),
+    kopia: (args) => timed("kopia", [...base, ...args], { env }),
+  };
+  await ws.kopia([
+    "repository",
+    "create",
+    "filesystem",
+    "--path",
+    ws.repo,
+    "--cache-directory",
+    path.join(dir, "cache"),
+  ]);
+  // The same global policy kopi-docka sets (its default compression), so both compress alike.
+  await ws.kopia(["policy", "set", "--global", "--compression=zstd"]);
+  return ws;
+}
+
+/** Downtime seen by the engine: the first stop signal to a unit container until the last start. */
+async function engineDowntimeMs(project, sinceNs, untilNs) {
+  const out = await docker(
+    "events",
+    "--since",
+    `${sinceNs / 1_000_000_000n}.${String(sinceNs % 1_000_000_000n).padStart(9, "0")}`,
+    "--until",
+    `${untilNs / 1_000_000_000n}.${String(untilNs % 1_000_000_000n).padStart(9, "0")}`,
+    "--filter",
+    "type=container",
+    "--filter",
+    `label=com.docker.compose.project=${project}`,
+    "--format",
+    "{{json .}}",
+  );
+  const events = out
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
+  const down = events.filter((e) => ["kill", "die", "stop"].includes(e.Action)).map((e) => BigInt(e.timeNano));
+  const up = events.filter((e) => e.Action === "start").map((e) => BigInt(e.timeNano));
+  if (down.length === 0 || up.length === 0) return undefined;
+  const first = down.reduce((a, b) => (a < b ? a : b));
+  const last = up.reduce((a, b) => (a > b ? a : b));
+  return Number(last - first) / 1e6;
+}
+const nowNs = () => BigInt(Date.now()) * 1_000_000n;
+
+/** Kopia's own time for the data snapshots of a run (its manifests' start and end times). */
+async function kopiaSnapshotMs(ws, ids) {
+  if (ids.length === 0) return undefined;
+  const all = JSON.parse(await ws.kopia(["snapshot", "list", "--all", "--json"]));
+  return all
+    .filter((s) => ids.includes(s.id))
+    .reduce((sum, s) => sum + (Date.parse(s.endTime) - Date.parse(s.startTime)), 0);
+}
+
+// ---------- the data benchmark ----------
+
+async function dataBenchmark() {
+  const project = `kdbench${id}`;
+  const volume = `${project}_data`;
+  log(`dataset: ${(sizeBytes / 1024 / MiB).toFixed(2)} GiB, ${smallFiles} small files, ${largeFiles} large files`);
+  await docker(
+    "volume",
+    "create",
+    "--label",
+    LABEL,
+    "--label",
+    `com.docker.compose.project=${project}`,
+    "--label",
+    "com.docker.compose.volume=data",
+    volume,
+  );
+  const mountpoint = await docker("volume", "inspect", "--format", "{{.Mountpoint}}", volume);
+  const built = Date.now();
+  const dataset = await buildDataset(mountpoint);
+  log(`dataset built in ${((Date.now() - built) / 1000).toFixed(1)} s (${(dataset.totalBytes / MiB).toFixed(0)} MiB)`);
+  const compose = (service, extra) => [
+    "run",
+    "-d",
+    "--init",
+    "--name",
+    `${project}-${service}`,
+    "--label",
+    LABEL,
+    "--label",
+    `com.docker.compose.project=${project}`,
+    "--label",
+    `com.docker.compose.service=${service}`,
+    ...extra,
+    opt.image,
+    "sleep",
+    "1000000",
+  ];
+  await docker(...compose("db", ["-v", `${volume}:/var/lib/db`]));
+  await docker(...compose("web", ["--label", "com.docker.compose.depends_on=db:service_started:false"]));
+
+  const raw = await rawKopiaWorkspace();
+  const direct = await kopiDockaWorkspace("direct");
+  const tar = await kopiDockaWorkspace("tar");
+  const cases = [];
+
+  // Every case starts with no dirty pages: the previous case's writes are not flushed on its time.
+  const settle = () => run("sync", []);
+  const rawBackup = async (phase) => {
+    await settle();
+    const before = await repoBytes(raw.repo);
+    const r = await raw.kopia(["snapshot", "create", mountpoint, "--json"]);
+    const snap = JSON.parse(r.stdout);
+    const c = {
+      phase,
+      tool: "kopia",
+      wallMs: r.wallMs,
+      kopiaSnapshotMs: Date.parse(snap.endTime) - Date.parse(snap.startTime),
+      repoBytesAdded: (await repoBytes(raw.repo)) - before,
+      snapshotId: snap.id,
+    };
+    cases.push(c);
+    log(`${phase} raw kopia: ${(c.wallMs / 1000).toFixed(2)} s, +${(c.repoBytesAdded / MiB).toFixed(1)} MiB`);
+    return c;
+  };
+  const kdBackup = async (phase, ws, format) => {
+    await settle();
+    const before = await repoBytes(ws.repo);
+    const since = nowNs();
+    const r = await ws.kopd(["backup", "--unit", project, "--backup-format", format]);
+    const until = nowNs();
+    const report = JSON.parse(r.stdout);
+    const unit = report.units[0];
+    if (unit.status !== "ok") throw new Error(`kopi-docka ${format} backup: ${unit.error}`);
+    const dataIds = unit.items.filter((i) => i.kind === "volume" || i.kind === "bind").map((i) => i.snapshotId);
+    const c = {
+      phase,
+      tool: `kopi-docka ${format}`,
+      wallMs: r.wallMs,
+      downtimeMs: await engineDowntimeMs(project, since, until),
+      reportedDowntimeMs: unit.downtimeMs,
+      kopiaSnapshotMs: await kopiaSnapshotMs(ws, dataIds),
+      repoBytesAdded: (await repoBytes(ws.repo)) - before,
+      peakRssMiB: r.peakRssKiB / 1024,
+      memoryPeaks: r.memory,
+    };
+    cases.push(c);
+    log(
+      `${phase} kopi-docka ${format}: ${(c.wallMs / 1000).toFixed(2)} s, down ${(c.downtimeMs / 1000).toFixed(2)} s, +${(c.repoBytesAdded / MiB).toFixed(1)} MiB, ${c.peakRssMiB.toFixed(0)} MiB RSS`,
+    );
+    return c;
+  };
+
+  log("first backups");
+  await rawBackup("first backup");
+  await kdBackup("first backup", direct, "direct");
+  await kdBackup("first backup", tar, "tar");
+
+  const change = await changeDataset(mountpoint, dataset);
+  log(`changed ${(change.bytesChanged / MiB).toFixed(1)} MiB`);
+  const expected = await treeDigest(mountpoint);
+
+  log("second backups");
+  const second = [
+    await rawBackup("second backup"),
+    await kdBackup("second backup", direct, "direct"),
+    await kdBackup("second backup", tar, "tar"),
+  ];
+  for (const c of second) c.growthPerChangedByte = c.repoBytesAdded / change.bytesChanged;
+
+  log("restores");
+  const verified = async (dir) => {
+    const digest = await treeDigest(dir);
+    if (digest !== expected) throw new Error(`restored tree at ${dir} differs from the backed-up data`);
+    return true;
+  };
+  const rawTarget = path.join(work, "raw-restore");
+  await settle();
+  const rr = await raw.kopia(["snapshot", "restore", second[0].snapshotId, rawTarget]);
+  cases.push({ phase: "restore", tool: "kopia", wallMs: rr.wallMs, verified: await verified(rawTarget) });
+  log(`restore raw kopia: ${(rr.wallMs / 1000).toFixed(2)} s`);
+  await fs.rm(rawTarget, { recursive: true, force: true });
+
+  for (const [ws, format] of [
+    [direct, "direct"],
+    [tar, "tar"],
+  ]) {
+    // Damage the live data first, so the restore has something to put right.
+    await fs.rm(path.join(mountpoint, "files", "d000"), { recursive: true, force: true });
+    await fs.truncate(dataset.db, 4096);
+    await settle();
+    const since = nowNs();
+    const r = await ws.kopd(["restore", "--unit", project, "--yes"]);
+    const until = nowNs();
+    const c = {
+      phase: "restore",
+      tool: `kopi-docka ${format}`,
+      wallMs: r.wallMs,
+      downtimeMs: await engineDowntimeMs(project, since, until),
+      peakRssMiB: r.peakRssKiB / 1024,
+      memoryPeaks: r.memory,
+      verified: await verified(mountpoint),
+    };
+    cases.push(c);
+    log(`restore kopi-docka ${format}: ${(c.wallMs / 1000).toFixed(2)} s, ${c.peakRssMiB.toFixed(0)} MiB RSS`);
+  }
+
+  // Ratios to raw Kopia in the same run.
+  for (const c of cases) {
+    const rawCase = cases.find((r) => r.phase === c.phase && r.tool === "kopia");
+    if (c.tool !== "kopia" && rawCase) c.wallRatioToKopia = c.wallMs / rawCase.wallMs;
+    if (c.tool !== "kopia" && rawCase?.repoBytesAdded) c.bytesRatioToKopia = c.repoBytesAdded / rawCase.repoBytesAdded;
+  }
+  return {
+    dataset: {
+      totalBytes: dataset.totalBytes,
+      smallFiles,
+      smallBytes: dataset.smallBytes,
+      largeFiles,
+      largeFileBytes: dataset.eachLarge,
+      changePercent,
+      ...change,
+    },
+    cases,
+  };
+}
+
+// ---------- the scale benchmark ----------
+
+async function scaleBenchmark() {
+  log(`scale: ${scaleContainers} containers in ${scaleUnits} units`);
+  // Units: about 60% compose projects (the containers beyond one per unit go to them), the rest standalone.
+  const projects = Math.max(1, Math.min(scaleUnits, Math.round(scaleUnits * 0.6)));
+  const standalone = scaleUnits - projects;
+  const inProjects = scaleContainers - standalone;
+  const specs = [];
+  const binds = path.join(work, "scale-binds");
+  for (let p = 0; p < projects; p++) {
+    const name = `kdscale${id}p${p}`;
+    const dir = path.join(work, "scale-stacks", name);
+    await fs.mkdir(dir, { recursive: true });
+    await fs.writeFile(path.join(dir, "docker-compose.yml"), "services: {}\n");
+    const count = Math.floor(inProjects / projects) + (p < inProjects % projects ? 1 : 0);
+    for (let k = 0; k < count; k++) {
+      const service = `svc${k}`;
+      const labels = [
+        `com.docker.compose.project=${name}`,
+        `com.docker.compose.service=${service}`,
+        `com.docker.compose.project.working_dir=${dir}`,
+        `com.docker.compose.project.config_files=${path.join(dir, "docker-compose.yml")}`,
+        ...(k > 0 ? [`com.docker.compose.depends_on=svc${k - 1}:service_started:false`] : []),
+      ];
+      specs.push({ name: `${name}-${service}-1`, labels, volume: `${name}_${service}`, bind: k === 0 ? path.join(binds, name) : undefined });
+    }
+  }
+  for (let s = 0; s < standalone; s++) {
+    const name = `kdscale${id}s${s}`;
+    specs.push({ name, labels: [], volume: `${name}-data`, bind: s % 2 === 0 ? path.join(binds, name) : undefined });
+  }
+  const create = async (spec) => {
+    if (spec.bind) {
+      await fs.mkdir(spec.bind, { recursive: true });
+      await fs.writeFile(path.join(spec.bind, "settings.conf"), "x=1\n");
+    }
+    await docker("volume", "create", "--label", LABEL, spec.volume);
+    await docker(
+      "run",
+      "-d",
+      "--init",
+      "--name",
+      spec.name,
+      "--label",
+      LABEL,
+      ...spec.labels.flatMap((l) => ["--label", l]),
+      "-v",
+      `${spec.volume}:/data`,
+      ...(spec.bind ? ["-v", `${spec.bind}:/etc/app`] : []),
+      opt.image,
+      "sleep",
+      "1000000",
+    );
+  };
+  const queue = [...specs];
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      for (let s = queue.shift(); s; s = queue.shift()) await create(s);
+    }),
+  );
+  const ws = await kopiDockaWorkspace("scale");
+  const measure = async (args) => {
+    const samples = [];
+    let report;
+    for (let i = 0; i < scaleRepeats; i++) {
+      const r = await ws.kopd(args);
+      samples.push({ wallMs: r.wallMs, peakRssMiB: r.peakRssKiB / 1024 });
+      report = JSON.parse(r.stdout);
+    }
+    const walls = samples.map((s) => s.wallMs).sort((a, b) => a - b);
+    return {
+      report,
+      medianWallMs: walls[Math.floor(walls.length / 2)],
+      maxWallMs: walls.at(-1),
+      peakRssMiB: Math.max(...samples.map((s) => s.peakRssMiB)),
+    };
+  };
+  const list = await measure(["list"]);
+  const dry = await measure(["backup", "--dry-run"]);
+  const ours = (name) => name.startsWith(`kdscale${id}`);
+  const units = list.report.units ?? [];
+  const result = {
+    containers: scaleContainers,
+    units: scaleUnits,
+    hostContainers: (await docker("ps", "-aq")).split("\n").filter(Boolean).length,
+    unitsListed: units.filter((u) => ours(u.name)).length,
+    repeats: scaleRepeats,
+    cases: [
+      { command: "list", medianWallMs: list.medianWallMs, maxWallMs: list.maxWallMs, peakRssMiB: list.peakRssMiB },
+      { command: "backup --dry-run", medianWallMs: dry.medianWallMs, maxWallMs: dry.maxWallMs, peakRssMiB: dry.peakRssMiB },
+    ],
+  };
+  if (result.unitsListed !== scaleUnits)
+    throw new Error(`list showed ${result.unitsListed} of the ${scaleUnits} bench units`);
+  for (const c of result.cases)
+    log(`scale ${c.command}: median ${(c.medianWallMs / 1000).toFixed(2)} s, max ${(c.maxWallMs / 1000).toFixed(2)} s, ${c.peakRssMiB.toFixed(0)} MiB RSS`);
+  return result;
+}
+
+// ---------- machine, targets, report ----------
+
+async function machine() {
+  const cpus = os.cpus();
+  const version = async (cmd, args) => run(cmd, args).catch((e) => `unknown (${e.message.split("\n")[0]})`);
+  return {
+    date: new Date().toISOString(),
+    cpu: cpus[0]?.model ?? "unknown",
+    cores: cpus.length,
+    memoryGiB: Math.round((os.totalmem() / 1024 ** 3) * 10) / 10,
+    kernel: `${os.type()} ${os.release()}`,
+    workDirFilesystem: await version("stat", ["-f", "-c", "%T", opt["work-dir"]]),
+    dockerDataFilesystem: await version("stat", ["-f", "-c", "%T", "/var/lib/docker"]),
+    docker: await version("docker", ["version", "--format", "{{.Server.Version}}"]),
+    kopia: (await version("kopia", ["--version"])).split(" ")[0],
+    node: process.version,
+    kopiDocka: JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")).version,
+  };
+}
+
+function targets(data, scale) {
+  const out = [];
+  const find = (phase, tool) => data?.cases.find((c) => c.phase === phase && c.tool === tool);
+  if (data) {
+    const kd2 = find("second backup", "kopi-docka direct");
+    out.push({
+      target: "second backup, direct: repository growth <= 1.5 x bytes changed",
+      value: kd2.growthPerChangedByte,
+      met: kd2.growthPerChangedByte <= 1.5,
+    });
+    const kd1 = find("first backup", "kopi-docka direct");
+    out.push({ target: "first backup, direct: wall <= 1.10 x raw kopia", value: kd1.wallRatioToKopia, met: kd1.wallRatioToKopia <= 1.1 });
+    const raw2 = find("second backup", "kopia");
+    out.push({
+      target: "second backup, direct: wall <= raw kopia + 2 s",
+      value: (kd2.wallMs - raw2.wallMs) / 1000,
+      met: kd2.wallMs <= raw2.wallMs + 2000,
+    });
+    for (const c of data.cases.filter((c) => c.downtimeMs !== undefined && c.phase !== "restore"))
+      out.push({
+        target: `${c.phase}, ${c.tool}: downtime <= unit's kopia snapshot time + 2 s`,
+        value: (c.downtimeMs - c.kopiaSnapshotMs) / 1000,
+        met: c.downtimeMs <= c.kopiaSnapshotMs + 2000,
+      });
+    for (const c of data.cases.filter((c) => c.phase === "restore" && c.tool !== "kopia"))
+      out.push({ target: `restore, ${c.tool}: wall <= 1.15 x raw kopia restore`, value: c.wallRatioToKopia, met: c.wallRatioToKopia <= 1.15 });
+    const rss = Math.max(...data.cases.filter((c) => c.peakRssMiB).map((c) => c.peakRssMiB));
+    out.push({ target: "kopi-docka peak RSS <= 150 MB (data benchmark)", value: rss, met: rss * MiB <= 150e6 });
+  }
+  if (scale) {
+    const list = scale.cases.find((c) => c.command === "list");
+    out.push({ target: `list on ${scale.containers} containers in ${scale.units} units <= 2 s`, value: list.maxWallMs / 1000, met: list.maxWallMs <= 2000 });
+    const rss = Math.max(...scale.cases.map((c) => c.peakRssMiB));
+    out.push({ target: "kopi-docka peak RSS <= 150 MB (scale benchmark)", value: rss, met: rss * MiB <= 150e6 });
+  }
+  return out;
+}
+
+const s = (ms) => (ms === undefined ? "–" : `${(ms / 1000).toFixed(2)} s`);
+const mib = (b) => (b === undefined ? "–" : `${(b / MiB).toFixed(1)} MiB`);
+const x = (r) => (r === undefined ? "–" : `${r.toFixed(2)}×`);
+
+function markdown(result) {
+  const m = result.machine;
+  const lines = [
+    `Run ${m.date.slice(0, 16).replace("T", " ")} UTC on ${m.cores} × ${m.cpu}, ${m.memoryGiB} GiB RAM, ${m.kernel}; Docker ${m.docker} (data on ${m.dockerDataFilesystem}), Kopia ${m.kopia}, Node ${m.node}, kopi-docka ${m.kopiDocka}.`,
+    "",
+  ];
+  if (result.data) {
+    const d = result.data.dataset;
+    lines.push(
+      `**Data:** ${mib(d.totalBytes)} in one volume of a running two-container compose unit: ${d.smallFiles} small files (${mib(d.smallBytes)}) and ${d.largeFiles} files of ${mib(d.largeFileBytes)}, one a database-like file. Change (${d.changePercent}%): ${d.smallChanged} small files rewritten, ${d.smallAdded} added, ${d.smallDeleted} deleted, ${mib(d.dbRewrittenBytes)} rewritten in place inside the database file: ${mib(d.bytesChanged)} of new bytes.`,
+      "",
+      "| phase | tool | wall | ratio to kopia | downtime (engine) | kopia snapshot time | repo growth | growth / changed | peak RSS |",
+      "|---|---|---|---|---|---|---|---|---|",
+    );
+    for (const c of result.data.cases)
+      lines.push(
+        `| ${c.phase} | ${c.tool} | ${s(c.wallMs)} | ${x(c.wallRatioToKopia)} | ${s(c.downtimeMs)} | ${s(c.kopiaSnapshotMs)} | ${mib(c.repoBytesAdded)} | ${x(c.growthPerChangedByte)} | ${c.peakRssMiB ? `${c.peakRssMiB.toFixed(0)} MiB` : "–"} |`,
+      );
+    lines.push("");
+  }
+  if (result.scale) {
+    const sc = result.scale;
+    lines.push(
+      `**Scale:** ${sc.containers} running containers in ${sc.units} units (${sc.hostContainers} containers on the host), ${sc.repeats} runs each.`,
+      "",
+      "| command | median wall | max wall | peak RSS |",
+      "|---|---|---|---|",
+      ...sc.cases.map((c) => `| ${c.command} | ${s(c.medianWallMs)} | ${s(c.maxWallMs)} | ${c.peakRssMiB.toFixed(0)} MiB |`),
+      "",
+    );
+  }
+  lines.push("| target | measured | met |", "|---|---|---|");
+  for (const t of result.targets) lines.push(`| ${t.target} | ${t.value.toFixed(2)} | ${t.met ? "yes" : "**no**"} |`);
+  return lines.join("\n");
+}
+
+async function writeDocs(result) {
+  const begin = "<!-- bench:begin (written by scripts/bench.mjs) -->";
+  const end = "<!-- bench:end -->";
+  const current = existsSync(opt.docs) ? await fs.readFile(opt.docs, "utf8") : `# Benchmarks\n\n${begin}\n${end}\n`;
+  const a = current.indexOf(begin);
+  const b = current.indexOf(end);
+  if (a < 0 || b < a) throw new Error(`${opt.docs} has no ${begin} … ${end} block to fill`);
+  await fs.writeFile(opt.docs, `${current.slice(0, a + begin.length)}\n${markdown(result)}\n${current.slice(b)}`);
+}
+
+// ---------- main ----------
+
+async function cleanup() {
+  const ids = (await docker("ps", "-aq", "--filter", `label=${LABEL}`).catch(() => "")).split("\n").filter(Boolean);
+  if (ids.length > 0) await docker("rm", "-f", ...ids).catch(() => undefined);
+  const vols = (await docker("volume", "ls", "-q", "--filter", `label=${LABEL}`).catch(() => "")).split("\n").filter(Boolean);
+  if (vols.length > 0) await docker("volume", "rm", "-f", ...vols).catch(() => undefined);
+  if (!opt.keep) await fs.rm(work, { recursive: true, force: true });
+}
+
+for (const [cmd, args, hint] of [
+  ["docker", ["info", "--format", "{{.ServerVersion}}"], "start the engine: bash scripts/setup.sh --test"],
+  ["kopia", ["--version"], "install Kopia: bash scripts/setup.sh --test"],
+  ["docker", ["image", "inspect", opt.image], "build the test image: bash scripts/setup.sh --test"],
+]) {
+  try {
+    await run(cmd, args);
+  } catch {
+    console.error(`bench: \`${cmd} ${args.join(" ")}\` failed; ${hint}`);
+    process.exit(4);
+  }
+}
+if (!existsSync(CLI)) {
+  console.error("bench: dist/cli/main.js is missing; run npm run build");
+  process.exit(4);
+}
+
+const work = await fs.mkdtemp(path.join(opt["work-dir"], "kopi-docka-bench-"));
+let interrupted = false;
+for (const signal of ["SIGINT", "SIGTERM"])
+  process.on(signal, () => {
+    if (interrupted) return;
+    interrupted = true;
+    log(`${signal}: cleaning up`);
+    cleanup().finally(() => process.exit(130));
+  });
+
+let exitCode = 0;
+try {
+  const result = { machine: await machine() };
+  if (opt.only !== "scale") result.data = await dataBenchmark();
+  if (opt.only !== "data") {
+    await cleanup().catch(() => undefined);
+    await fs.mkdir(work, { recursive: true });
+    result.scale = await scaleBenchmark();
+  }
+  result.targets = targets(result.data, result.scale);
+  await fs.mkdir(path.dirname(opt.out), { recursive: true });
+  await fs.writeFile(opt.out, `${JSON.stringify(result, null, 2)}\n`);
+  if (!opt["no-docs"]) await writeDocs(result);
+  console.log(markdown(result));
+  log(`results: ${opt.out}${opt["no-docs"] ? "" : ` and ${opt.docs}`}`);
+  if (result.targets.some((t) => !t.met)) exitCode = 1;
+} catch (error) {
+  console.error(`bench: ${error instanceof Error ? error.message : String(error)}`);
+  exitCode = 1;
+} finally {
+  await cleanup();
+}
+process.exit(exitCode);
