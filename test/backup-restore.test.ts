@@ -61,6 +61,23 @@ async function cli(args: string[]) {
   return result;
 }
 
+interface Manifest {
+  source: { path: string };
+  startTime: string;
+  endTime: string;
+  tags: Record<string, string>;
+}
+
+/** The manifests of one backup run, as kopia lists them. */
+async function manifestsOf(backupId: string): Promise<Manifest[]> {
+  const { stdout } = await execFileAsync(
+    "kopia",
+    ["--config-file", path.join(ws.dir, "kopia", "repository.config"), "snapshot", "list", "--json", "--all"],
+    { env: { ...process.env, KOPIA_PASSWORD: ws.password }, maxBuffer: 64 * 1024 * 1024 },
+  );
+  return (JSON.parse(stdout) as Manifest[]).filter((m) => m.tags["tag:backup_id"] === backupId);
+}
+
 async function states(): Promise<Record<string, string>> {
   const names = [`${project}_db_1`, `${project}_app_1`, `${project}_worker_1`, solo, reader];
   return Object.fromEntries(await Promise.all(names.map(async (n) => [n, await containerState(n)] as const)));
@@ -216,21 +233,7 @@ describe("cold backup and restore, direct format", () => {
   });
 
   it("tags every snapshot as the repository contract says", async () => {
-    const { stdout } = await execFileAsync(
-      "kopia",
-      [
-        "--config-file",
-        path.join(ws.dir, "kopia", "repository.config"),
-        "snapshot",
-        "list",
-        "--json",
-        "--all",
-      ],
-      { env: { ...process.env, KOPIA_PASSWORD: ws.password }, maxBuffer: 64 * 1024 * 1024 },
-    );
-    const all = (JSON.parse(stdout) as { source: { path: string }; tags: Record<string, string> }[]).filter(
-      (m) => m.tags["tag:backup_id"] === firstBackupId,
-    );
+    const all = await manifestsOf(firstBackupId);
     const manifests = all.filter((m) => m.tags["tag:type"] === "volume" || m.tags["tag:type"] === "bind");
     expect(manifests).toHaveLength(3);
     // Scope standard: the recipe and the networks too, from stable per-unit staging paths.
@@ -256,6 +259,27 @@ describe("cold backup and restore, direct format", () => {
       "tag:bind_destination": "/bind",
       "tag:read_only": "false",
     });
+  });
+
+  it("reads only the data while the containers are down: recipe, networks and metadata are saved after the start", async () => {
+    const all = await manifestsOf(firstBackupId);
+    const restarted = await Promise.all(
+      [`${project}_db_1`, `${project}_app_1`, reader].map(async (n) =>
+        Date.parse(await containerStartedAt(n)),
+      ),
+    );
+    const data = all.filter((m) => m.tags["tag:type"] === "volume" || m.tags["tag:type"] === "bind");
+    const after = all.filter((m) => !data.includes(m));
+    expect(data).toHaveLength(3);
+    expect(after.map((m) => m.tags["tag:type"]).sort()).toEqual([
+      "fs_metadata",
+      "fs_metadata",
+      "fs_metadata",
+      "networks",
+      "recipe",
+    ]);
+    for (const m of data) expect(Date.parse(m.endTime)).toBeLessThanOrEqual(Math.min(...restarted));
+    for (const m of after) expect(Date.parse(m.startTime)).toBeGreaterThanOrEqual(Math.max(...restarted));
   });
 
   it("shows the restore points newest first", async () => {

@@ -4,8 +4,9 @@ import { constants, promises as fs } from "node:fs";
 import { Readable } from "node:stream";
 import { collectFsMetadata, surveyTree } from "../adapters/fs/metadata.js";
 import { findOpenFiles } from "../adapters/host/open-files.js";
-import type { RepositoryStatus } from "../adapters/kopia/kopia-client.js";
-import { startTarWriter, tarEntryName } from "../adapters/tar/gnu-tar.js";
+import type { RepositoryStatus, SourcePolicy } from "../adapters/kopia/kopia-client.js";
+import type { StdinProducer } from "../adapters/process/runner.js";
+import { tarEntryName, tarWriter } from "../adapters/tar/gnu-tar.js";
 import { rebaseArchive } from "../adapters/tar/rebase.js";
 import { ExitCode, ExternalError, errorMessage, InterruptedError, UsageError } from "../domain/errors.js";
 import { EXCLUDE_LABEL, mergeExcludes, parseExcludeLabel, tarExcludePattern } from "../domain/excludes.js";
@@ -25,11 +26,17 @@ import {
 } from "../domain/tags.js";
 import { planStops } from "../domain/units.js";
 import { VERSION } from "../version.js";
-import { type StartProblem, startContainers, stopContainers, verifyStillRunning } from "./containers.js";
+import {
+  SETTLE_MS,
+  type StartProblem,
+  startContainers,
+  stopContainers,
+  verifyStillRunning,
+} from "./containers.js";
 import type { Context } from "./context.js";
 import { discover, selectUnits } from "./discover.js";
 import { applyGlobalPolicy, syncSourcePolicy } from "./policy.js";
-import { checkFreeSpace, checkRepositoryWritable, estimateNewData } from "./preflight.js";
+import { checkFreeSpace, checkRepositoryWritable, estimateNewData, hasRoomFor } from "./preflight.js";
 import { stageDockerConfig, stageNetworks, stageRecipe } from "./recipe.js";
 import { exclusiveRun, journalOf, type RecoverReport, writeRunRecord } from "./run-guard.js";
 
@@ -217,14 +224,24 @@ export async function runBackup(ctx: Context, request: BackupRequest): Promise<B
         ? await discover(ctx.docker, request.format ?? settings.config.backup.backup_format)
         : found;
     const units = selectUnits(current.units, request.units).selected;
-    // Pre-flight: nothing is stopped until the repository answers with the right password.
-    const status = await ctx.kopia.status();
-    await checkRepositoryWritable(status);
-    const previous = status.storageType === "filesystem" ? await ctx.kopia.listSnapshots() : [];
-    await applyGlobalPolicy(ctx);
+    const prepare = (unit: BackupUnit) => prepareUnit(ctx, unit, current.containers, scope);
+    // Pre-flight: nothing is stopped until the repository answers with the right password. Its
+    // reads run side by side, and beside the first unit's preparation (which reads only the host).
+    const repositoryRead = readRepository(ctx);
+    let next = units[0] ? prepare(units[0]) : undefined;
+    let repository: RepositoryState;
+    try {
+      repository = await repositoryRead;
+    } catch (error) {
+      await next;
+      throw error;
+    }
 
     const results: UnitBackupResult[] = [];
-    for (const unit of units) {
+    let maintenance: Promise<void> | undefined;
+    for (const [index, unit] of units.entries()) {
+      const prepared = await (next ?? prepare(unit));
+      next = undefined;
       if (ctx.signal.aborted) {
         results.push({
           unit: unit.name,
@@ -239,46 +256,112 @@ export async function runBackup(ctx: Context, request: BackupRequest): Promise<B
         });
         continue;
       }
-      const started = ctx.clock.now();
-      const result = await backupUnit(ctx, unit, current.containers, scope, { status, previous });
+      const { result, finished } =
+        prepared.result.status === "ok"
+          ? await backupUnit(ctx, prepared, current.containers, repository)
+          : { result: prepared.result, finished: Promise.resolve() };
+      // While this unit finishes (its containers already run): the next unit's preparation, or
+      // after the last unit, Kopia's maintenance (once per run, never while containers are down).
+      const following = units[index + 1];
+      if (following && !ctx.signal.aborted) next = prepare(following);
+      if (!following && !ctx.signal.aborted && [...results, result].some((r) => r.status === "ok"))
+        maintenance = ctx.kopia.maintenance().then(
+          () => undefined,
+          (error: unknown) => {
+            warnings.push(`kopia maintenance failed: ${errorMessage(error)}`);
+          },
+        );
+      await finished;
       results.push(result);
       await writeRunRecord(
         ctx,
         backupRecord(
           result,
-          started,
+          prepared.started,
           ctx.clock.now(),
           scope,
           request.format ?? settings.config.backup.backup_format,
           ctx.signal,
         ),
-        started,
+        prepared.started,
       ).catch((error: unknown) =>
         warnings.push(`could not write the run record of ${unit.name}: ${errorMessage(error)}`),
       );
     }
-    if (!ctx.signal.aborted && results.some((r) => r.status === "ok")) {
-      try {
-        await ctx.kopia.maintenance();
-      } catch (error) {
-        warnings.push(`kopia maintenance failed: ${errorMessage(error)}`);
-      }
-    }
+    await maintenance;
     return { dryRun: false, scope, units: results, warnings, recovered };
   });
 }
 
-async function backupUnit(
+/** What the run needs to know of the repository before it stops anything. */
+interface RepositoryState {
+  status: RepositoryStatus;
+  /** Earlier snapshots, for the free-space estimate of a local repository: read once, when needed. */
+  previous: () => Promise<readonly SnapshotRecord[]>;
+  /** Each source's own policy (this user and host), by path. */
+  sourcePolicies: ReadonlyMap<string, SourcePolicy>;
+}
+
+/**
+ * Kopia's reads side by side (status, policies), then the checks that a local
+ * repository is there and writable, and the global policy brought in line with the config.
+ */
+async function readRepository(ctx: Context): Promise<RepositoryState> {
+  const reads = [ctx.kopia.status(), ctx.kopia.policies()] as const;
+  // Both reads end before a failure is reported (none is left running), status's failure first.
+  await Promise.allSettled(reads);
+  const [status, policies] = await Promise.all(reads);
+  await checkRepositoryWritable(status);
+  await applyGlobalPolicy(ctx, policies.global);
+  const { hostname, username } = status;
+  let previous: Promise<SnapshotRecord[]> | undefined;
+  return {
+    status,
+    previous: () => {
+      previous ??= status.storageType === "filesystem" ? ctx.kopia.listSnapshots() : Promise.resolve([]);
+      return previous;
+    },
+    sourcePolicies: new Map(
+      policies.sources.filter((p) => p.host === hostname && p.user === username).map((p) => [p.path, p]),
+    ),
+  };
+}
+
+/** A small directory staged before the stop and saved as its own snapshot after the start. */
+interface StagedItem {
+  kind: "recipe" | "networks" | "docker_config";
+  dir: string;
+  tags: Tags;
+}
+
+/** A unit made ready while its containers still run; `result.status` is "failed" when it cannot be backed up. */
+interface PreparedUnit {
+  unit: BackupUnit;
+  started: Date;
+  backupId: string;
+  timestamp: Date;
+  items: PlannedItem[];
+  /** Bytes of each item, as walked before the stop. */
+  sizes: number[];
+  staged: StagedItem[];
+  result: UnitBackupResult;
+}
+
+/**
+ * Everything of a unit that needs only the host, done while its containers run (no downtime is
+ * spent on it, and nothing is written to the repository): its volumes still there, one walk of
+ * each item, and the recipe, networks and daemon configuration staged. Never rejects.
+ */
+async function prepareUnit(
   ctx: Context,
   unit: BackupUnit,
   allContainers: readonly Container[],
   scope: BackupScope,
-  repository: { status: RepositoryStatus; previous: readonly SnapshotRecord[] },
-): Promise<UnitBackupResult> {
+): Promise<PreparedUnit> {
   const { log, settings } = ctx;
+  const started = ctx.clock.now();
   const backupId = randomUUID();
-  const timestamp = ctx.clock.now();
-  const items = planItems(unit, backupId, scope, timestamp, settings.config.backup.exclude_patterns);
+  const items = planItems(unit, backupId, scope, started, settings.config.backup.exclude_patterns);
   const result: UnitBackupResult = {
     unit: unit.name,
     status: "ok",
@@ -289,111 +372,161 @@ async function backupUnit(
     downtimeMs: 0,
     warnings: [],
   };
-  // Units run one after another: what discovery saw may have changed since. A volume that is
-  // gone fails the unit before anything stops; containers removed or stopped since are left alone.
-  for (const v of unit.volumes) {
-    if (!(await ctx.docker.inspectVolume(v.volume.name))) {
-      result.status = "failed";
-      result.error = `volume ${v.volume.name} no longer exists (removed after discovery); nothing was stopped`;
-      result.errorDetails = [{ phase: "plan", message: result.error }];
-      return result;
-    }
-  }
-  // One walk of each item while the containers still run (no downtime is spent on it): its size,
-  // and its names that are not valid UTF-8. Kopia would mangle those: such a volume is written
-  // as TAR, which keeps them; a bind mount cannot be, so the unit fails before anything stops.
-  const surveys = await Promise.all(items.map((i) => surveyTree(i.path)));
-  for (const [index, item] of items.entries()) {
-    const names = surveys[index]?.nonUtf8Names ?? [];
-    if (item.format !== "direct" || names.length === 0) continue;
-    const sample = names.slice(0, 3).join(", ");
-    if (item.kind === "bind") {
-      result.status = "failed";
-      result.error = `bind ${item.name} holds ${names.length} name(s) that are not valid UTF-8 (${sample}); Kopia would mangle them: rename them, or move the data into a volume`;
-      return result;
-    }
-    item.format = "tar";
-    item.tags = retagFormat(item.tags, "tar");
-    const warning = `volume ${item.name} holds ${names.length} name(s) that are not valid UTF-8 (${sample}): written in the TAR format, which keeps them`;
-    result.warnings.push(warning);
-    log.warn(`${unit.name}: ${warning}`);
-  }
-  const sizes = surveys.map((survey) => survey.sizeBytes);
+  const prepared: PreparedUnit = {
+    unit,
+    started,
+    backupId,
+    timestamp: started,
+    items,
+    sizes: [],
+    staged: [],
+    result,
+  };
+  const fail = (phase: string, message: string, error?: unknown) => {
+    result.status = ctx.signal.aborted ? "interrupted" : "failed";
+    result.error = message;
+    result.errorDetails = [error === undefined ? { phase, message } : errorDetail(phase, error)];
+    return prepared;
+  };
   try {
-    const estimate = estimateNewData(
-      items.map((item, index) => ({
-        path: item.path,
-        sizeBytes: sizes[index] ?? 0,
-        stdinSource: item.format === "tar" ? tarSourcePath(unit.name, item.name) : undefined,
-      })),
-      repository.previous,
-      repository.status.hostname,
-    );
-    checkFreeSpace(repository.status, estimate, unit.name);
+    // Units run one after another: what discovery saw may have changed since. A volume that is
+    // gone fails the unit before anything stops; containers removed or stopped since are left alone.
+    const present = await Promise.all(unit.volumes.map((v) => ctx.docker.inspectVolume(v.volume.name)));
+    const gone = unit.volumes.find((_, index) => !present[index]);
+    if (gone)
+      return fail(
+        "plan",
+        `volume ${gone.volume.name} no longer exists (removed after discovery); nothing was stopped`,
+      );
+    // One walk of each item (its size, and its names that are not valid UTF-8), beside the staging
+    // of what the recipe saves: the recipe, the networks and the daemon configuration do not change
+    // when the containers stop.
+    const [surveys, staged] = await Promise.all([
+      Promise.all(items.map((i) => surveyTree(i.path))),
+      stageUnit(ctx, prepared, allContainers, scope).then(
+        (value) => ({ value }),
+        (error: unknown) => ({ error }),
+      ),
+    ]);
+    if ("error" in staged)
+      return fail("recipe", `could not save the unit's recipe: ${errorMessage(staged.error)}`, staged.error);
+    prepared.staged = staged.value;
+    prepared.sizes = surveys.map((survey) => survey.sizeBytes);
+    // Kopia would mangle names that are not valid UTF-8: such a volume is written as TAR, which
+    // keeps them; a bind mount cannot be, so the unit fails before anything stops.
+    for (const [index, item] of items.entries()) {
+      const names = surveys[index]?.nonUtf8Names ?? [];
+      if (item.format !== "direct" || names.length === 0) continue;
+      const sample = names.slice(0, 3).join(", ");
+      if (item.kind === "bind")
+        return fail(
+          "plan",
+          `bind ${item.name} holds ${names.length} name(s) that are not valid UTF-8 (${sample}); Kopia would mangle them: rename them, or move the data into a volume`,
+        );
+      item.format = "tar";
+      item.tags = retagFormat(item.tags, "tar");
+      const warning = `volume ${item.name} holds ${names.length} name(s) that are not valid UTF-8 (${sample}): written in the TAR format, which keeps them`;
+      result.warnings.push(warning);
+      log.warn(`${unit.name}: ${warning}`);
+    }
+    return prepared;
+  } catch (error) {
+    return fail("plan", errorMessage(error), error);
+  }
+}
+
+/** Stages the recipe, the networks and (scope full) the daemon configuration, side by side. */
+async function stageUnit(
+  ctx: Context,
+  prepared: PreparedUnit,
+  allContainers: readonly Container[],
+  scope: BackupScope,
+): Promise<StagedItem[]> {
+  if (scope === "minimal") return [];
+  const { unit, result } = prepared;
+  const common = {
+    unit: unit.name,
+    backupId: prepared.backupId,
+    scope,
+    timestamp: prepared.timestamp,
+    unitItems: unitItemCount(unit, scope),
+  };
+  const [recipe, networks, docker] = await Promise.all([
+    stageRecipe(ctx, unit, allContainers),
+    stageNetworks(ctx, unit),
+    scope === "full" ? stageDockerConfig(ctx, unit) : undefined,
+  ]);
+  result.gaps = recipe.coverage.filter((c) => c.status !== "backed up");
+  result.networks = networks.count;
+  return [
+    { kind: "recipe", dir: recipe.dir, tags: recipeTags(common) },
+    { kind: "networks", dir: networks.dir, tags: networksTags({ ...common, networkCount: networks.count }) },
+    ...(docker
+      ? [
+          {
+            kind: "docker_config" as const,
+            dir: docker.dir,
+            tags: dockerConfigTags({ ...common, files: docker.files }),
+          },
+        ]
+      : []),
+  ];
+}
+
+/**
+ * Backs up one prepared unit: stop, snapshot, start; it returns once the containers run again.
+ * `finished` ends when what needs no downtime is saved and the started containers have been seen
+ * still running a moment later; the result is final only then.
+ */
+async function backupUnit(
+  ctx: Context,
+  prepared: PreparedUnit,
+  allContainers: readonly Container[],
+  repository: RepositoryState,
+): Promise<{ result: UnitBackupResult; finished: Promise<void> }> {
+  const { log, settings } = ctx;
+  const { unit, items, sizes, result } = prepared;
+  const done = () => ({ result, finished: Promise.resolve() });
+  try {
+    const estimate = (previous: readonly SnapshotRecord[]) =>
+      estimateNewData(
+        items.map((item, index) => ({
+          path: item.path,
+          sizeBytes: sizes[index] ?? 0,
+          stdinSource: item.format === "tar" ? tarSourcePath(unit.name, item.name) : undefined,
+        })),
+        previous,
+        repository.status.hostname,
+      );
+    // The earlier snapshots are read only when the unit would not fit if nothing deduplicated.
+    let needed = estimate([]);
+    if (!hasRoomFor(repository.status, needed)) needed = estimate(await repository.previous());
+    checkFreeSpace(repository.status, needed, unit.name);
   } catch (error) {
     result.status = "failed";
     result.error = errorMessage(error);
     result.errorDetails = [errorDetail("plan", error)];
-    return result;
+    return done();
   }
-  // Kopia's ignore rules for each direct source, set while the containers still run.
+  // Kopia's ignore rules for each direct source, set while the containers still run (kopia is
+  // called only where the repository's policy differs).
   try {
-    for (const item of items)
-      if (item.format === "direct") await syncSourcePolicy(ctx, item.path, item.excludes);
+    await Promise.all(
+      items
+        .filter((item) => item.format === "direct")
+        .map((item) =>
+          syncSourcePolicy(ctx, item.path, item.excludes, repository.sourcePolicies.get(item.path)),
+        ),
+    );
   } catch (error) {
-    result.status = "failed";
+    result.status = ctx.signal.aborted ? "interrupted" : "failed";
     result.error = `could not set Kopia's policy for the unit's data: ${errorMessage(error)}`;
     result.errorDetails = [errorDetail("plan", error)];
-    return result;
-  }
-  // The recipe, the networks and the daemon configuration do not change when the containers
-  // stop: they are saved before, while everything still runs.
-  if (scope !== "minimal") {
-    try {
-      const common = {
-        unit: unit.name,
-        backupId,
-        scope,
-        timestamp,
-        unitItems: unitItemCount(unit, scope),
-      };
-      const recipe = await stageRecipe(ctx, unit, allContainers);
-      result.gaps = recipe.coverage.filter((c) => c.status !== "backed up");
-      result.items.push(await snapshotStaged(ctx, "recipe", unit.name, recipe.dir, recipeTags(common)));
-      const networks = await stageNetworks(ctx, unit);
-      result.items.push(
-        await snapshotStaged(
-          ctx,
-          "networks",
-          unit.name,
-          networks.dir,
-          networksTags({ ...common, networkCount: networks.count }),
-        ),
-      );
-      if (scope === "full") {
-        const docker = await stageDockerConfig(ctx, unit);
-        result.items.push(
-          await snapshotStaged(
-            ctx,
-            "docker_config",
-            unit.name,
-            docker.dir,
-            dockerConfigTags({ ...common, files: docker.files }),
-          ),
-        );
-      }
-    } catch (error) {
-      result.status = ctx.signal.aborted ? "interrupted" : "failed";
-      result.error = `could not save the unit's recipe: ${errorMessage(error)}`;
-      result.errorDetails = [errorDetail("recipe", error)];
-      const saved = result.items.map((i) => i.snapshotId).filter((id): id is string => id !== undefined);
-      await ctx.kopia.deleteSnapshots(saved).catch(() => undefined);
-      return result;
-    }
+    return done();
   }
   const planned = planStops(unit, allContainers);
-  const stillRunning = new Set<string>();
-  for (const c of planned.stop) if ((await ctx.docker.containerStatus(c.id))?.running) stillRunning.add(c.id);
+  const running = await Promise.all(planned.stop.map((c) => ctx.docker.containerStatus(c.id)));
+  const stillRunning = new Set(planned.stop.filter((_, index) => running[index]?.running).map((c) => c.id));
   const plan = {
     stop: planned.stop.filter((c) => stillRunning.has(c.id)),
     start: planned.start.filter((c) => stillRunning.has(c.id)),
@@ -401,6 +534,7 @@ async function backupUnit(
   log.info(`unit ${unit.name}: ${items.length} item(s), stopping ${plan.stop.length} container(s)`);
   const downStart = Date.now();
   let stoppedContainers: Container[] = [];
+  let toStart: Container[] = [];
   let journalId: string | undefined;
   let phase = "stop";
   const metadataRecords: { item: PlannedItem; metadata: FsMetadata }[] = [];
@@ -471,7 +605,7 @@ async function backupUnit(
     if (last && !last.snapshotId) last.error = result.error;
   } finally {
     const stoppedIds = new Set(stoppedContainers.map((c) => c.id));
-    const toStart = plan.start.filter((c) => stoppedIds.has(c.id));
+    toStart = plan.start.filter((c) => stoppedIds.has(c.id));
     result.notRestarted = await startContainers(
       ctx.docker,
       toStart,
@@ -482,20 +616,62 @@ async function backupUnit(
     if (journalId && !result.notRestarted.some((p) => p.engineUnreachable))
       await journalOf(ctx).clear(journalId);
     result.downtimeMs = stoppedContainers.length > 0 ? Date.now() - downStart : 0;
-    const failedToStart = new Set(result.notRestarted.map((p) => p.container));
+  }
+  // The containers run again. What needs no downtime is saved now, side by side, while they
+  // settle: the metadata records and the staged recipe, networks and daemon configuration. Then
+  // every started container must still run (checked at least SETTLE_MS after the last start).
+  const startedAt = Date.now();
+  const failedToStart = new Set(result.notRestarted.map((p) => p.container));
+  const finished = (async () => {
+    const savedAfterStart =
+      result.status === "ok" ? await saveAfterStart(ctx, prepared, metadataRecords) : [];
+    // A unit that failed leaves no partial restore point behind: what this run saved is deleted.
+    if (result.status === "failed" || result.status === "interrupted") {
+      const saved = [
+        ...result.items.map((i) => i.snapshotId).filter((id): id is string => id !== undefined),
+        ...savedAfterStart,
+      ];
+      if (saved.length > 0) {
+        try {
+          await ctx.kopia.deleteSnapshots(saved);
+          result.warnings.push(`deleted the ${saved.length} snapshot(s) this failed run had saved`);
+        } catch (error) {
+          result.warnings.push(
+            `could not delete the partial snapshots ${saved.join(", ")} of this failed run: ${errorMessage(error)}`,
+          );
+        }
+      }
+    }
     result.notRestarted.push(
       ...(await verifyStillRunning(
         ctx.docker,
         toStart.filter((c) => !failedToStart.has(c.name)),
+        Math.max(0, SETTLE_MS - (Date.now() - startedAt)),
       )),
     );
-  }
-  // The metadata records are written after the containers run again.
-  const metadataIds: string[] = [];
-  if (result.status === "ok") {
-    try {
-      for (const { item, metadata } of metadataRecords) {
-        const record = await ctx.kopia.snapshotCreate(
+    if (result.notRestarted.length > 0 && result.status === "ok") {
+      result.status = "failed";
+      result.error = `snapshots saved, but ${result.notRestarted.map((p) => `${p.container} (${p.reason})`).join(", ")} did not come back`;
+    }
+  })();
+  return { result, finished };
+}
+
+/**
+ * The unit's snapshots that need no downtime, taken side by side once its containers run again:
+ * the metadata records and the staged recipe, networks and daemon configuration. A failure
+ * fails the unit; the ids of the metadata records saved are returned (the others are items).
+ */
+async function saveAfterStart(
+  ctx: Context,
+  prepared: PreparedUnit,
+  metadataRecords: readonly { item: PlannedItem; metadata: FsMetadata }[],
+): Promise<string[]> {
+  const { unit, result } = prepared;
+  const [metadata, staged] = await Promise.all([
+    Promise.allSettled(
+      metadataRecords.map(({ item, metadata }) =>
+        ctx.kopia.snapshotCreate(
           "-",
           {
             tags: item.metadataTags,
@@ -504,37 +680,22 @@ async function backupUnit(
           },
           ctx.signal,
           Readable.from([Buffer.from(JSON.stringify(metadata))]),
-        );
-        metadataIds.push(record.id);
-      }
-    } catch (error) {
-      result.status = ctx.signal.aborted ? "interrupted" : "failed";
-      result.error = `data snapshots saved, but the metadata record failed: ${errorMessage(error)}`;
-      result.errorDetails = [errorDetail("metadata", error)];
-    }
+        ),
+      ),
+    ),
+    Promise.allSettled(prepared.staged.map((s) => snapshotStaged(ctx, s.kind, unit.name, s.dir, s.tags))),
+  ]);
+  result.items = [...staged.flatMap((s) => (s.status === "fulfilled" ? [s.value] : [])), ...result.items];
+  const recipeFailure = staged.find((s) => s.status === "rejected");
+  const failure = recipeFailure ?? metadata.find((m) => m.status === "rejected");
+  if (failure?.status === "rejected") {
+    result.status = ctx.signal.aborted ? "interrupted" : "failed";
+    result.error = recipeFailure
+      ? `data snapshots saved, but the unit's recipe could not be saved: ${errorMessage(failure.reason)}`
+      : `data snapshots saved, but the metadata record failed: ${errorMessage(failure.reason)}`;
+    result.errorDetails = [errorDetail(recipeFailure ? "recipe" : "metadata", failure.reason)];
   }
-  // A unit that failed leaves no partial restore point behind: what this run saved is deleted.
-  if (result.status === "failed" || result.status === "interrupted") {
-    const saved = [
-      ...result.items.map((i) => i.snapshotId).filter((id): id is string => id !== undefined),
-      ...metadataIds,
-    ];
-    if (saved.length > 0) {
-      try {
-        await ctx.kopia.deleteSnapshots(saved);
-        result.warnings.push(`deleted the ${saved.length} snapshot(s) this failed run had saved`);
-      } catch (error) {
-        result.warnings.push(
-          `could not delete the partial snapshots ${saved.join(", ")} of this failed run: ${errorMessage(error)}`,
-        );
-      }
-    }
-  }
-  if (result.notRestarted.length > 0 && result.status === "ok") {
-    result.status = "failed";
-    result.error = `snapshots saved, but ${result.notRestarted.map((p) => `${p.container} (${p.reason})`).join(", ")} did not come back`;
-  }
-  return result;
+  return metadata.flatMap((m) => (m.status === "fulfilled" ? [m.value.id] : []));
 }
 
 /** Source path under which a unit's TAR volume snapshots are recorded: stable per unit and volume. */
@@ -553,8 +714,8 @@ async function snapshotTar(
   sizeBytes: number,
 ): Promise<string> {
   const excludes = item.excludes.map(tarExcludePattern).filter((p): p is string => p !== undefined);
-  const tar = startTarWriter(item.path, excludes, ctx.signal);
-  return snapshotTarStream(ctx, unit, item, sizeBytes, tar.stream, tar.done);
+  const tar = tarWriter(item.path, excludes, ctx.signal);
+  return snapshotTarStream(ctx, unit, item, sizeBytes, tar.feed, tar.done);
 }
 
 /**
@@ -567,7 +728,7 @@ async function snapshotTarStream(
   unit: BackupUnit,
   item: PlannedItem,
   sizeBytes: number,
-  stream: Readable,
+  stream: Readable | StdinProducer,
   produced: Promise<void>,
 ): Promise<string> {
   const failed = produced.then(

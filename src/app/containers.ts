@@ -95,13 +95,19 @@ export async function startContainers(
 }
 
 /**
+ * How long after the last start a backup looks again whether its containers still run (at the
+ * least: the look comes after the saves that follow the start, which usually take longer).
+ */
+export const SETTLE_MS = 500;
+
+/**
  * A container can start and crash a moment later. After the starts (downtime is over by then),
  * one short wait, then every started container must still run; those that do not are returned.
  */
 export async function verifyStillRunning(
   docker: DockerEngine,
   containers: readonly Container[],
-  settleMs = 1000,
+  settleMs = SETTLE_MS,
 ): Promise<StartProblem[]> {
   if (containers.length === 0) return [];
   await new Promise((r) => setTimeout(r, settleMs));

@@ -82,7 +82,7 @@ export async function runInit(
   deps.log.info(
     `repository ${repository}: ${settings.storage.kind}${settings.storage.localPath ? ` at ${settings.storage.localPath}` : ""}`,
   );
-  await applyGlobalPolicy({ kopia, settings, log: deps.log });
+  await applyGlobalPolicy({ kopia, settings, log: deps.log }, (await kopia.policies()).global);
   return {
     configPath: place.path,
     configCreated,

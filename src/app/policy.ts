@@ -1,5 +1,6 @@
 // Keeping Kopia's global policy in line with the config's retention and compression.
 import type { GlobalPolicyChange } from "../adapters/kopia/argv.js";
+import type { GlobalPolicyJson, SourcePolicy } from "../adapters/kopia/kopia-client.js";
 import type { Context } from "./context.js";
 
 const RETENTION_KEYS = {
@@ -11,9 +12,11 @@ const RETENTION_KEYS = {
   annual: "keepAnnual",
 } as const;
 
-/** Reads the global policy and writes only what differs from the config. */
-export async function applyGlobalPolicy(ctx: Pick<Context, "kopia" | "settings" | "log">): Promise<void> {
-  const current = await ctx.kopia.globalPolicy();
+/** Writes only what of the global policy (as read by `kopia.policies()`) differs from the config. */
+export async function applyGlobalPolicy(
+  ctx: Pick<Context, "kopia" | "settings" | "log">,
+  current: GlobalPolicyJson,
+): Promise<void> {
   const wanted = ctx.settings.config.retention;
   const change: GlobalPolicyChange = {};
   for (const [key, field] of Object.entries(RETENTION_KEYS) as [
@@ -36,17 +39,19 @@ export async function applyGlobalPolicy(ctx: Pick<Context, "kopia" | "settings" 
 /**
  * Makes Kopia's policy for one data path say exactly what kopi-docka wants: these ignore rules,
  * and directories holding a CACHEDIR.TAG kept (Kopia's default stores them empty; TAR keeps
- * them). Reads first and writes only when something differs.
+ * them). `current` is the source's own policy as read by `kopia.policies()` (undefined: none);
+ * kopia is called only when something differs.
  */
 export async function syncSourcePolicy(
   ctx: Pick<Context, "kopia">,
   source: string,
   patterns: readonly string[],
+  current: Pick<SourcePolicy, "ignore" | "ignoreCacheDirs"> | undefined,
 ): Promise<void> {
-  const current = await ctx.kopia.sourcePolicy(source);
-  const addIgnore = patterns.filter((p) => !current.ignore.includes(p));
-  const removeIgnore = current.ignore.filter((p) => !patterns.includes(p));
-  const cacheDirsWrong = current.ignoreCacheDirs !== false;
+  const ignore = current?.ignore ?? [];
+  const addIgnore = patterns.filter((p) => !ignore.includes(p));
+  const removeIgnore = ignore.filter((p) => !patterns.includes(p));
+  const cacheDirsWrong = current?.ignoreCacheDirs !== false;
   if (addIgnore.length === 0 && removeIgnore.length === 0 && !cacheDirsWrong) return;
   await ctx.kopia.setSourcePolicy(source, {
     addIgnore,

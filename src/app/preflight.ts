@@ -50,10 +50,15 @@ export function estimateNewData(
   );
 }
 
+/** True unless a local repository has less free space than these bytes plus the reserve. */
+export function hasRoomFor(status: RepositoryStatus, bytes: number): boolean {
+  if (status.storageType !== "filesystem" || status.availableBytes === undefined) return true;
+  return status.availableBytes >= bytes + FREE_SPACE_RESERVE;
+}
+
 /** Fails when a local repository has less free space than the estimate plus the reserve. */
 export function checkFreeSpace(status: RepositoryStatus, estimate: number, unit: string): void {
-  if (status.storageType !== "filesystem" || status.availableBytes === undefined) return;
-  if (status.availableBytes >= estimate + FREE_SPACE_RESERVE) return;
+  if (hasRoomFor(status, estimate) || status.availableBytes === undefined) return;
   const mib = (n: number) => `${(n / 1024 / 1024).toFixed(0)} MiB`;
   throw new EnvironmentError(
     `not enough free space for ${unit} where the repository is: ${mib(status.availableBytes)} free, about ${mib(estimate)} of new data expected (plus a ${mib(FREE_SPACE_RESERVE)} reserve); nothing was stopped`,

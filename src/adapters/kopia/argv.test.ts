@@ -3,8 +3,8 @@ import {
   baseArgs,
   type KopiaLocation,
   maintenanceRunArgs,
+  policyListArgs,
   policySetGlobalArgs,
-  policyShowGlobalArgs,
   repositoryConnectArgs,
   repositoryCreateArgs,
   repositoryStatusArgs,
@@ -211,8 +211,8 @@ describe("kopia argv builders", () => {
     expect(showArgs(location, "kdd5/shop_db.tar")).toEqual([...BASE, "show", "kdd5/shop_db.tar"]);
   });
 
-  it("policyShowGlobalArgs", () => {
-    expect(policyShowGlobalArgs(location)).toEqual([...BASE, "policy", "show", "--global", "--json"]);
+  it("policyListArgs", () => {
+    expect(policyListArgs(location)).toEqual([...BASE, "policy", "list", "--json"]);
   });
 
   it("policySetGlobalArgs with retention and compression", () => {
@@ -265,7 +265,7 @@ describe("kopia argv builders", () => {
       snapshotListArgs(location),
       restoreArgs(location, "k", "/t"),
       showArgs(location, "k"),
-      policyShowGlobalArgs(location),
+      policyListArgs(location),
       policySetGlobalArgs(location, { compression: "zstd" }),
       maintenanceRunArgs(location),
     ];

@@ -121,8 +121,9 @@ export function showArgs(location: KopiaLocation, objectPath: string): string[] 
   return [...baseArgs(location), "show", objectPath];
 }
 
-export function policyShowGlobalArgs(location: KopiaLocation): string[] {
-  return [...baseArgs(location), "policy", "show", "--global", "--json"];
+/** Every policy defined in the repository (the global one and each source's own), in one call. */
+export function policyListArgs(location: KopiaLocation): string[] {
+  return [...baseArgs(location), "policy", "list", "--json"];
 }
 
 export interface GlobalPolicyChange {
@@ -140,10 +141,6 @@ export function policySetGlobalArgs(location: KopiaLocation, change: GlobalPolic
     ...retention,
     ...(change.compression ? [`--compression=${change.compression}`] : []),
   ];
-}
-
-export function policyShowArgs(location: KopiaLocation, source: string): string[] {
-  return [...baseArgs(location), "policy", "show", source, "--json"];
 }
 
 export interface SourcePolicyChange {

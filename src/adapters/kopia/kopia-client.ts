@@ -15,6 +15,7 @@ import {
   ProcessStartError,
   type RunResult,
   runProcess,
+  type StdinProducer,
   startProcess,
 } from "../process/runner.js";
 import {
@@ -22,10 +23,9 @@ import {
   type GlobalPolicyChange,
   type KopiaLocation,
   maintenanceRunArgs,
+  policyListArgs,
   policySetGlobalArgs,
   policySetSourceArgs,
-  policyShowArgs,
-  policyShowGlobalArgs,
   repositoryConnectArgs,
   repositoryCreateArgs,
   repositoryStatusArgs,
@@ -41,10 +41,9 @@ import {
 import {
   directoryObjectSchema,
   type GlobalPolicyJson,
-  globalPolicySchema,
+  policyListSchema,
   repositoryStatusSchema,
   snapshotManifestSchema,
-  sourcePolicySchema,
   toSnapshotRecord,
 } from "./schemas.js";
 
@@ -118,6 +117,22 @@ export interface RepositoryStatus {
   availableBytes: number | undefined;
 }
 
+export type { GlobalPolicyJson };
+
+/** The ignore rules and cache-dir setting a source's own policy defines (inherited ones not included). */
+export interface SourcePolicy {
+  host: string;
+  user: string;
+  path: string;
+  ignore: string[];
+  ignoreCacheDirs: boolean | undefined;
+}
+
+export interface Policies {
+  global: GlobalPolicyJson;
+  sources: SourcePolicy[];
+}
+
 export interface KopiaClientOptions {
   location: KopiaLocation;
   password: string;
@@ -158,7 +173,7 @@ export class KopiaClient {
     argv: string[],
     options: {
       signal?: AbortSignal;
-      stdin?: Readable;
+      stdin?: Readable | StdinProducer;
       allowFailure?: boolean;
       extraEnv?: Record<string, string>;
     } = {},
@@ -268,7 +283,7 @@ export class KopiaClient {
     source: string,
     options: SnapshotCreateOptions,
     signal?: AbortSignal,
-    stdin?: Readable,
+    stdin?: Readable | StdinProducer,
   ): Promise<SnapshotRecord> {
     const argv = snapshotCreateArgs(this.options.location, source, options);
     const result = await this.run(argv, {
@@ -353,20 +368,29 @@ export class KopiaClient {
     return { stdout: started.stdout, done };
   }
 
-  async globalPolicy(): Promise<GlobalPolicyJson> {
-    const result = await this.run(policyShowGlobalArgs(this.options.location));
-    return globalPolicySchema.parse(JSON.parse(result.stdout));
+  /** Every policy defined in the repository, read in one call. */
+  async policies(): Promise<Policies> {
+    const result = await this.run(policyListArgs(this.options.location));
+    const entries = policyListSchema.parse(JSON.parse(result.stdout || "[]"));
+    const isGlobal = (e: (typeof entries)[number]) =>
+      e.target.host === "" && e.target.userName === "" && e.target.path === "";
+    const global = entries.find(isGlobal);
+    return {
+      global: global ? { retention: global.retention, compression: global.compression } : {},
+      sources: entries
+        .filter((e) => !isGlobal(e) && e.target.path !== "")
+        .map((e) => ({
+          host: e.target.host,
+          user: e.target.userName,
+          path: e.target.path,
+          ignore: e.files?.ignore ?? [],
+          ignoreCacheDirs: e.files?.ignoreCacheDirs,
+        })),
+    };
   }
 
   async setGlobalPolicy(change: GlobalPolicyChange): Promise<void> {
     await this.run(policySetGlobalArgs(this.options.location, change));
-  }
-
-  /** The ignore rules and cache-dir setting in effect for a source path. */
-  async sourcePolicy(source: string): Promise<{ ignore: string[]; ignoreCacheDirs: boolean | undefined }> {
-    const result = await this.run(policyShowArgs(this.options.location, source));
-    const files = sourcePolicySchema.parse(JSON.parse(result.stdout)).files;
-    return { ignore: files?.ignore ?? [], ignoreCacheDirs: files?.ignoreCacheDirs };
   }
 
   async setSourcePolicy(source: string, change: SourcePolicyChange): Promise<void> {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { groupRestorePoints } from "../../domain/restore-points.js";
 import {
-  globalPolicySchema,
+  policyListSchema,
   repositoryStatusSchema,
   snapshotManifestSchema,
   toSnapshotRecord,
@@ -135,13 +135,28 @@ describe("other kopia schemas", () => {
     expect(status.volume).toEqual({ capacity: 1000, available: 400 });
   });
 
-  it("parse the global policy", () => {
-    const policy = globalPolicySchema.parse({
-      retention: { keepLatest: 10, keepDaily: 7 },
-      compression: { compressorName: "zstd" },
-      files: {},
-    });
-    expect(policy.retention?.keepLatest).toBe(10);
-    expect(policy.compression?.compressorName).toBe("zstd");
+  it("parse kopia's policy list: the global policy and each source's own", () => {
+    // As kopia 0.23 prints it (trimmed).
+    const [global, source] = policyListSchema.parse([
+      {
+        id: "0e7a",
+        target: { host: "", userName: "", path: "" },
+        retention: { keepLatest: 10, keepDaily: 7 },
+        files: { ignoreDotFiles: [".kopiaignore"] },
+        compression: { compressorName: "zstd" },
+        upload: { maxParallelSnapshots: 1 },
+      },
+      {
+        id: "4f06",
+        target: { host: "vm", userName: "root", path: "/var/lib/docker/volumes/a/_data" },
+        retention: {},
+        files: { ignore: ["*.tmp"], ignoreCacheDirs: false },
+        compression: {},
+      },
+    ]);
+    expect(global?.retention?.keepLatest).toBe(10);
+    expect(global?.compression?.compressorName).toBe("zstd");
+    expect(source?.target).toMatchObject({ host: "vm", userName: "root" });
+    expect(source?.files).toMatchObject({ ignore: ["*.tmp"], ignoreCacheDirs: false });
   });
 });

@@ -85,14 +85,6 @@ export const retentionPolicySchema = z
   })
   .passthrough();
 
-export const globalPolicySchema = z
-  .object({
-    retention: retentionPolicySchema.optional(),
-    compression: z.object({ compressorName: z.string().optional() }).passthrough().optional(),
-  })
-  .passthrough();
-export type GlobalPolicyJson = z.infer<typeof globalPolicySchema>;
-
 /** `kopia show <directory object>` prints the directory's manifest. */
 export const directoryObjectSchema = z
   .object({
@@ -105,12 +97,17 @@ export const directoryObjectSchema = z
   })
   .passthrough();
 
-/** The files part of `kopia policy show <source> --json` (the effective policy). */
-export const sourcePolicySchema = z
+/** One entry of `kopia policy list --json`: the policy defined at a target (not the effective one). */
+export const policyListEntrySchema = z
   .object({
+    target: z.object({ host: z.string(), userName: z.string(), path: z.string() }).passthrough(),
+    retention: retentionPolicySchema.optional(),
+    compression: z.object({ compressorName: z.string().optional() }).passthrough().optional(),
     files: z
       .object({ ignore: z.array(z.string()).optional(), ignoreCacheDirs: z.boolean().optional() })
       .passthrough()
       .optional(),
   })
   .passthrough();
+export const policyListSchema = z.array(policyListEntrySchema);
+export type GlobalPolicyJson = Pick<z.infer<typeof policyListEntrySchema>, "retention" | "compression">;

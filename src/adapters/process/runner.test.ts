@@ -180,6 +180,37 @@ describe("runProcess", () => {
     expect(result.stdout.trim()).toBe("200000");
   });
 
+  it("hands one child's stdin pipe to another as its stdout: every byte arrives, none through here", async () => {
+    // 64 MiB: the consumer checksums what arrives (cksum prints the CRC and the byte count).
+    const size = 64 * 1024 * 1024;
+    let producer: Promise<{ exitCode: number | null }> | undefined;
+    const consumer = await runProcess({
+      argv: ["cksum"],
+      stdin: (pipe) => {
+        producer = runProcess({ argv: ["head", "-c", String(size), "/dev/zero"], stdoutTo: pipe });
+      },
+    });
+    expect(consumer.exitCode).toBe(0);
+    expect((await producer)?.exitCode).toBe(0);
+    const expected = await runProcess({ argv: ["sh", "-c", `head -c ${size} /dev/zero | cksum`] });
+    expect(consumer.stdout).toBe(expected.stdout);
+    expect(consumer.stdout.trim().split(" ")[1]).toBe(String(size));
+  });
+
+  it("the consumer sees the end of the data when a handed-over producer fails half-way", async () => {
+    let producer: Promise<{ exitCode: number | null }> | undefined;
+    const consumer = await runProcess({
+      argv: ["wc", "-c"],
+      stdin: (pipe) => {
+        producer = runProcess({ argv: ["sh", "-c", "head -c 1000 /dev/zero; exit 3"], stdoutTo: pipe });
+      },
+      timeoutMs: 10_000,
+    });
+    expect(consumer.timedOut).toBe(false);
+    expect(consumer.stdout.trim()).toBe("1000");
+    expect((await producer)?.exitCode).toBe(3);
+  });
+
   it("gives the child no stdin when none is passed, so it cannot wait for input", async () => {
     const result = await runProcess({ argv: ["cat"], timeoutMs: 5000 });
     expect(result.timedOut).toBe(false);

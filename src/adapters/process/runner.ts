@@ -1,14 +1,28 @@
 // The one subprocess runner: argv arrays only, environment passed explicitly, a timeout,
 // cancellation through an AbortSignal, a bounded stderr tail, and redacted command lines.
 import { spawn } from "node:child_process";
-import type { Readable } from "node:stream";
+import type { Readable, Writable } from "node:stream";
+
+/**
+ * Feeds a child's stdin without the bytes passing through this process: it receives the write end
+ * of the child's stdin pipe, to hand to another process as that one's stdout (`stdoutTo`).
+ */
+export type StdinProducer = (stdin: Writable) => void;
 
 export interface RunOptions {
   argv: readonly string[];
   env?: NodeJS.ProcessEnv;
   cwd?: string;
-  /** Data for the child's stdin; without it stdin is closed (/dev/null), so nothing can prompt. */
-  stdin?: Readable;
+  /**
+   * Data for the child's stdin: a stream piped through this process, or a producer handed the pipe
+   * itself. Without it stdin is closed (/dev/null), so nothing can prompt.
+   */
+  stdin?: Readable | StdinProducer;
+  /**
+   * The child writes its stdout straight into this pipe (another child's stdin, from a
+   * StdinProducer); this process's own end of it is closed once the child has it.
+   */
+  stdoutTo?: Writable;
   signal?: AbortSignal;
   timeoutMs?: number;
   /** After an abort or timeout the child gets SIGINT, then SIGKILL after this many ms. */
@@ -81,7 +95,7 @@ export function startProcess(options: RunOptions & { streamStdout?: boolean }): 
     const child = spawn(command, args, {
       env: options.env ?? process.env,
       cwd: options.cwd,
-      stdio: [options.stdin ? "pipe" : "ignore", "pipe", "pipe"],
+      stdio: [options.stdin ? "pipe" : "ignore", options.stdoutTo ?? "pipe", "pipe"],
       // A process group of its own: a Ctrl-C in the terminal reaches us, not the child directly,
       // so we decide when and how the child is stopped.
       detached: true,
@@ -132,11 +146,18 @@ export function startProcess(options: RunOptions & { streamStdout?: boolean }): 
       options.onStderr?.(text);
       stderrTail = (stderrTail + text).slice(-STDERR_TAIL_BYTES);
     });
+    // The child holds its own copy of the pipe now: with ours closed, its reader sees the end of
+    // the data when the child exits.
+    options.stdoutTo?.destroy();
     if (options.stdin && child.stdin) {
       // A child that exits early closes its stdin: that is reported through its exit code.
       child.stdin.on("error", () => {});
-      options.stdin.on("error", () => child.stdin?.destroy());
-      options.stdin.pipe(child.stdin);
+      if (typeof options.stdin === "function") options.stdin(child.stdin);
+      else {
+        const source = options.stdin;
+        source.on("error", () => child.stdin?.destroy());
+        source.pipe(child.stdin);
+      }
     }
     child.on("error", (error: NodeJS.ErrnoException) => {
       cleanup();

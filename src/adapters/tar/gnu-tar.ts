@@ -2,7 +2,13 @@
 // that connect tar to kopia without a temporary copy on disk.
 import type { Readable } from "node:stream";
 import { ExternalError } from "../../domain/errors.js";
-import { describeCommand, lastLines, type RunResult, startProcess } from "../process/runner.js";
+import {
+  describeCommand,
+  lastLines,
+  type RunResult,
+  type StdinProducer,
+  startProcess,
+} from "../process/runner.js";
 import { createTarGuard, UnsafeTarMemberError } from "./tar-guard.js";
 
 /**
@@ -39,13 +45,37 @@ export function tarEntryName(unit: string, volume: string): string {
 }
 
 export interface TarWriter {
-  stream: Readable;
+  /** Starts tar writing its archive straight into the given pipe (a kopia's stdin). */
+  feed: StdinProducer;
   /** Resolves when tar has finished; rejects when it failed (the archive is then incomplete). */
   done: Promise<void>;
 }
 
-/** Starts `tar -c` of a directory; its stdout is the archive. */
-export function startTarWriter(dir: string, excludes: readonly string[], signal?: AbortSignal): TarWriter {
+/**
+ * `tar -c` of a directory, its archive written straight into the consumer's stdin pipe: the
+ * bytes never pass through this process, so its memory does not grow with the data.
+ */
+export function tarWriter(dir: string, excludes: readonly string[], signal?: AbortSignal): TarWriter {
+  const argv = tarCreateArgs(dir, excludes);
+  let settle: { resolve: () => void; reject: (error: unknown) => void } | undefined;
+  const done = new Promise<void>((resolve, reject) => {
+    settle = { resolve, reject };
+  });
+  const feed: StdinProducer = (stdin) => {
+    startProcess({ argv, stdoutTo: stdin, ...(signal ? { signal } : {}) }).done.then(
+      (result) => (result.exitCode === 0 ? settle?.resolve() : settle?.reject(tarFailure(argv, result))),
+      (error: unknown) => settle?.reject(error),
+    );
+  };
+  return { feed, done };
+}
+
+/** `tar -c` of a directory with its archive as a stream (to read through this process). */
+export function startTarWriter(
+  dir: string,
+  excludes: readonly string[],
+  signal?: AbortSignal,
+): { stream: Readable; done: Promise<void> } {
   const argv = tarCreateArgs(dir, excludes);
   const started = startProcess({ argv, streamStdout: true, ...(signal ? { signal } : {}) });
   if (!started.stdout) throw new Error("tar: no stdout");
