@@ -298,16 +298,26 @@ describe("cold backup and restore, direct format", () => {
     ).toEqual(["bind", "networks", "recipe", "volume", "volume"]);
   });
 
-  it("restores the unit: every byte, mode, owner and mtime back; the stopped container stays stopped", async () => {
+  it("restores the unit: every byte, mode, owner and mtime back; containers stopped only for the swap; the stopped one stays stopped", async () => {
     await fs.writeFile(path.join(dbData, "run.sh"), "tampered\n");
     await fs.rm(path.join(dbData, "nested"), { recursive: true });
     await fs.rm(path.join(dbData, "grüße-日本.txt"));
     await fs.writeFile(path.join(dbData, "added-after-backup"), "should vanish\n");
     await fs.rm(path.join(bindDir, "sub"), { recursive: true });
     const statesBefore = await states();
+    const startedBefore = await containerStartedAt(`${project}_db_1`);
 
-    const result = await cli(["restore", "--unit", project, "--yes", "--json"]);
+    const running = ws.start(["restore", "--unit", project, "--yes", "--json"]);
+    // The data is restored beside the volume while the containers still run: they stop only for the swap.
+    const restoring = await waitForProcesses(
+      (c) => c.includes("\0restore\0") && c.includes(`${dbData}.kopi-docka-new`),
+    );
+    expect(restoring.length).toBeGreaterThan(0);
+    expect(await containerState(`${project}_db_1`)).toBe("running");
+    expect(await containerStartedAt(`${project}_db_1`)).toBe(startedBefore);
+    const result = await running.done;
     expect(result.code, result.stderr).toBe(0);
+    expect(await containerStartedAt(`${project}_db_1`)).not.toBe(startedBefore);
     const report = JSON.parse(result.stdout) as { status: string; backupId: string; stopped: string[] };
     expect(report.status).toBe("ok");
     expect(report.backupId).toBe(firstBackupId);

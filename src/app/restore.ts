@@ -25,7 +25,13 @@ import { errorDetail, type RunErrorDetail, type RunRecord } from "../domain/run-
 import { startOrder } from "../domain/start-order.js";
 import { decodeJsonTag } from "../domain/tags.js";
 import { VERSION } from "../version.js";
-import { type StartProblem, startContainers, stopContainers, verifyStillRunning } from "./containers.js";
+import {
+  type StartProblem,
+  type StopResult,
+  startContainers,
+  stopContainers,
+  verifyStillRunning,
+} from "./containers.js";
 import type { Context } from "./context.js";
 import {
   discardStagingScript,
@@ -163,10 +169,13 @@ async function restoreItemInto(
     await restoreTarInto(ctx, point, item, dir);
     return;
   }
-  await ctx.kopia.restore(item.snapshotId, dir, ctx.signal);
+  // The metadata record is read while kopia restores the data.
   const meta = metadataItem(point, item);
-  if (meta) {
-    const text = await ctx.kopia.showText(`${meta.record.rootObject}/${FS_METADATA_FILE}`, ctx.signal);
+  const [, text] = await Promise.all([
+    ctx.kopia.restore(item.snapshotId, dir, ctx.signal),
+    meta ? ctx.kopia.showText(`${meta.record.rootObject}/${FS_METADATA_FILE}`, ctx.signal) : undefined,
+  ]);
+  if (text !== undefined) {
     const applied = await applyFsMetadataFull(dir, parseFsMetadata(text));
     for (const failure of applied.failures) ctx.log.warn(`${item.kind} ${item.name}: ${failure}`);
     if (applied.skippedSockets > 0)
@@ -381,43 +390,59 @@ async function restorePlanned(
         }
       }
       item.via = "host";
-      targets.push(hostTarget(ctx, point, item));
+      // Its staged and old copies lie beside the target: out of the containers' sight unless
+      // one of them mounts a parent directory.
+      const beside = path.dirname(item.target);
+      const seen = current.some((c) =>
+        c.mounts.some(
+          (m) => m.kind === "bind" && `${beside}/`.startsWith(`${m.source.replace(/\/+$/, "")}/`),
+        ),
+      );
+      targets.push(hostTarget(ctx, point, item, !seen));
     }
     for (const target of targets) await target.prepare();
 
-    const journalId =
-      affected.length > 0
-        ? await journalOf(ctx).record({
-            operation: "restore",
-            unit: point.unit,
-            stoppedAt: ctx.clock.now().toISOString(),
-            containers: affected.map((c) => ({ id: c.id, name: c.name })),
-          })
-        : undefined;
-    const stop = await stopContainers(
-      ctx.docker,
-      [...affected].reverse(),
-      ctx.settings.config.backup.stop_timeout,
-      ctx.log,
-    );
-    report.stopped = stop.stopped.map((c) => c.name);
+    let stop: StopResult = { stopped: [], killed: [] };
+    let journalId: string | undefined;
     const swapped: DataTarget[] = [];
-    let phase = "stop";
+    let phase = "restore";
     let inconsistent = false;
     try {
-      if (stop.error) throw new Error(stop.error);
-      // 1. Every item is restored beside its target; nothing current is touched yet.
-      phase = "restore";
-      for (const target of targets) await target.stage();
+      // 1. What the containers do not see is restored beside its target while they still run:
+      //    their downtime is the swap, not the restore. Nothing current is touched yet.
+      for (const target of targets) if (target.outOfSight) await target.stage();
       if (ctx.signal.aborted) throw ctx.signal.reason;
-      // 2. All staged: swap them in. A failing swap puts back the ones already done.
+      // 2. The containers stop (the journal first: if kopi-docka dies, `recover` starts them).
+      phase = "stop";
+      if (affected.length > 0)
+        journalId = await journalOf(ctx).record({
+          operation: "restore",
+          unit: point.unit,
+          stoppedAt: ctx.clock.now().toISOString(),
+          containers: affected.map((c) => ({ id: c.id, name: c.name })),
+        });
+      stop = await stopContainers(
+        ctx.docker,
+        [...affected].reverse(),
+        ctx.settings.config.backup.stop_timeout,
+        ctx.log,
+      );
+      report.stopped = stop.stopped.map((c) => c.name);
+      if (stop.error) throw new Error(stop.error);
+      // 3. What they would see (staged inside a volume reached through the Engine API) now.
+      phase = "restore";
+      for (const target of targets) if (!target.outOfSight) await target.stage();
+      if (ctx.signal.aborted) throw ctx.signal.reason;
+      // 4. All staged: swap them in. A failing swap puts back the ones already done.
       phase = "swap";
       for (const target of targets) {
         await target.swapIn();
         swapped.push(target);
       }
-      for (const target of targets) await target.dropSafety();
       report.items = planItems.map((i) => ({ ...i, restored: true }));
+      // The new data is in place: the old copies go. One the containers would see goes before
+      // they start; the others while they settle.
+      for (const target of targets) if (!target.outOfSight) await dropSafety(ctx, target);
     } catch (error) {
       const notUndone: string[] = [];
       for (const target of swapped.reverse()) {
@@ -446,17 +471,22 @@ async function restorePlanned(
             reason: "left stopped: the unit's data is not consistent",
           }))
         : await startContainers(ctx.docker, toStart, ctx.settings.config.backup.start_timeout, ctx.log);
-      if (!inconsistent) {
-        const failedToStart = new Set(report.notRestarted.map((p) => p.container));
-        report.notRestarted.push(
-          ...(await verifyStillRunning(
-            ctx.docker,
-            toStart.filter((c) => !failedToStart.has(c.name)),
-          )),
-        );
-      }
       if (journalId && !report.notRestarted.some((p) => p.engineUnreachable))
         await journalOf(ctx).clear(journalId);
+      if (!inconsistent) {
+        const failedToStart = new Set(report.notRestarted.map((p) => p.container));
+        const [problems] = await Promise.all([
+          verifyStillRunning(
+            ctx.docker,
+            toStart.filter((c) => !failedToStart.has(c.name)),
+            RESTORE_SETTLE_MS,
+          ),
+          report.status === "ok"
+            ? Promise.all(targets.filter((t) => t.outOfSight).map((t) => dropSafety(ctx, t)))
+            : undefined,
+        ]);
+        report.notRestarted.push(...problems);
+      }
     }
     if (report.status === "ok" && report.notRestarted.length > 0) {
       report.status = "failed";
@@ -483,9 +513,31 @@ async function restorePlanned(
   });
 }
 
+/**
+ * How long after the starts a restore looks again whether the containers still run: longer than a
+ * backup's, as they now run on other data.
+ */
+const RESTORE_SETTLE_MS = 1000;
+
+/** Removes a target's safety copy; a failure leaves it behind with a warning (the restore stands). */
+async function dropSafety(ctx: Context, target: DataTarget): Promise<void> {
+  try {
+    await target.dropSafety();
+  } catch (error) {
+    ctx.log.warn(
+      `could not remove the old copy of ${target.describe}: ${errorMessage(error)}; remove it by hand`,
+    );
+  }
+}
+
 /** One item's destination: staged beside the current data, then swapped in, all or nothing. */
 interface DataTarget {
   describe: string;
+  /**
+   * The staged and the old copy lie where the unit's containers do not see them (beside a host
+   * path no container mounts a parent of): staged while they run, the old copy removed after.
+   */
+  outOfSight: boolean;
   /** Checks and clean-up while the containers still run. */
   prepare(): Promise<void>;
   stage(): Promise<void>;
@@ -495,10 +547,16 @@ interface DataTarget {
   discard(): Promise<void>;
 }
 
-function hostTarget(ctx: Context, point: RestorePoint, item: RestorePlanItem): DataTarget {
+function hostTarget(
+  ctx: Context,
+  point: RestorePoint,
+  item: RestorePlanItem,
+  outOfSight: boolean,
+): DataTarget {
   let swap: Swap | undefined;
   return {
     describe: item.target,
+    outOfSight,
     async prepare() {
       for (const line of await repairInterruptedSwap(item.target)) ctx.log.warn(line);
     },
@@ -528,6 +586,7 @@ function engineTarget(ctx: Context, point: RestorePoint, item: RestorePlanItem, 
   const volume = item.name;
   return {
     describe: `volume ${volume} (through the Engine API)`,
+    outOfSight: false,
     async prepare() {
       await runInVolume(ctx, volume, image, prepareScript(), "preparing the restore");
     },

@@ -14,8 +14,13 @@ export async function listRestorePoints(
   ctx: Pick<Context, "kopia">,
   request: SnapshotsRequest,
 ): Promise<{ host: string | undefined; points: RestorePoint[] }> {
-  const host = request.allHosts ? undefined : (request.host ?? (await ctx.kopia.status()).hostname);
-  const records = (await ctx.kopia.listSnapshots()).filter((r) => host === undefined || r.host === host);
+  // This client's hostname and the snapshots, read side by side.
+  const [status, all] = await Promise.all([
+    request.allHosts || request.host !== undefined ? undefined : ctx.kopia.status(),
+    ctx.kopia.listSnapshots(),
+  ]);
+  const host = request.allHosts ? undefined : (request.host ?? status?.hostname);
+  const records = all.filter((r) => host === undefined || r.host === host);
   const points = groupRestorePoints(records).filter(
     (p) => request.unit === undefined || p.unit === request.unit,
   );

@@ -83,6 +83,17 @@ export async function planStack(
     projectFiles: [],
     networks: [],
   };
+  // The recipe and the networks are read side by side.
+  await Promise.all([readRecipe(ctx, point, stackDirOption, plan), readNetworks(ctx, point, plan)]);
+  return plan;
+}
+
+async function readRecipe(
+  ctx: Pick<Context, "kopia" | "settings" | "signal">,
+  point: RestorePoint,
+  stackDirOption: string | undefined,
+  plan: StackPlan,
+): Promise<void> {
   const recipe = point.items.find((i) => i.kind === "recipe");
   if (recipe) {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), "kopi-docka-recipe-"));
@@ -104,16 +115,28 @@ export async function planStack(
         stackDirOption ?? path.join(ctx.settings.config.restore.stacks_directory, point.unit),
       );
   }
+}
+
+async function readNetworks(
+  ctx: Pick<Context, "kopia" | "signal">,
+  point: RestorePoint,
+  plan: StackPlan,
+): Promise<void> {
   const networks = point.items.find((i) => i.kind === "networks");
-  if (networks) {
-    const entries = await ctx.kopia.listDirectory(networks.record.rootObject, ctx.signal);
-    const file = entries.find((e) => e.name === "networks.json");
-    if (file) {
-      const parsed: unknown = JSON.parse(await ctx.kopia.showText(file.objectId, ctx.signal));
-      plan.networks = Array.isArray(parsed) ? parsed : [];
-    }
+  if (!networks) return;
+  const root = networks.record.rootObject;
+  let text: string;
+  try {
+    text = await ctx.kopia.showText(`${root}/networks.json`, ctx.signal);
+  } catch (error) {
+    // A networks snapshot without the file holds no networks; any other failure stands.
+    if (ctx.signal.aborted) throw error;
+    const entries = await ctx.kopia.listDirectory(root, ctx.signal);
+    if (entries.some((e) => e.name === "networks.json")) throw error;
+    return;
   }
-  return plan;
+  const parsed: unknown = JSON.parse(text);
+  plan.networks = Array.isArray(parsed) ? parsed : [];
 }
 
 /** Creates the missing networks and writes the stack files. */
