@@ -1,5 +1,4 @@
 // `kopi-docka restore`: a unit's data back from a restore point.
-import { confirm, select } from "@inquirer/prompts";
 import type { Command } from "commander";
 import { type RestorePlan, runRestore } from "../../app/restore.js";
 import { listRestorePoints } from "../../app/snapshots.js";
@@ -7,6 +6,9 @@ import { ExitCode, InterruptedError, UsageError } from "../../domain/errors.js";
 import { printJson, printLines } from "../output.js";
 import { buildContext } from "../runtime.js";
 import { type CommandHelpers, collect } from "./types.js";
+
+/** The prompt library, loaded only when a question is asked (it is not needed with --yes). */
+const prompts = () => import("@inquirer/prompts");
 
 interface RestoreOptions {
   unit?: string;
@@ -85,6 +87,7 @@ export function registerRestore(program: Command, helpers: CommandHelpers): void
             const units = [...new Set(points.map((p) => p.unit))].sort();
             if (units.length === 0)
               throw new UsageError("the repository holds no restore points for this host");
+            const { select } = await prompts();
             unit = await select(
               { message: "Unit to restore", choices: units.map((u) => ({ value: u })) },
               promptContext,
@@ -92,6 +95,7 @@ export function registerRestore(program: Command, helpers: CommandHelpers): void
           }
           const ofUnit = points.filter((p) => p.unit === unit);
           if (!backupId && ofUnit.length > 0) {
+            const { select } = await prompts();
             backupId = await select(
               {
                 message: "Restore point",
@@ -121,6 +125,7 @@ export function registerRestore(program: Command, helpers: CommandHelpers): void
           confirm: async (plan) => {
             ctx.log.info(describePlan(plan));
             if (options.yes) return true;
+            const { confirm } = await prompts();
             return confirm(
               { message: "Restore now? Current data is replaced.", default: false },
               promptContext,
