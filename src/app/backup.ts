@@ -303,12 +303,14 @@ interface RepositoryState {
 }
 
 /**
- * Kopia's reads side by side (status, policies), then the checks that a local
+ * Kopia's policies and this client's status side by side, then the checks that a local
  * repository is there and writable, and the global policy brought in line with the config.
  */
 async function readRepository(ctx: Context): Promise<RepositoryState> {
-  const reads = [ctx.kopia.status(), ctx.kopia.policies()] as const;
-  // Both reads end before a failure is reported (none is left running), status's failure first.
+  // The policies come from kopia (which proves the password and the storage); this client's host,
+  // user and storage from kopia's config file, without a second kopia process.
+  const reads = [ctx.kopia.localStatus(), ctx.kopia.policies()] as const;
+  // Both reads end before a failure is reported (none is left running), the status's first.
   await Promise.allSettled(reads);
   const [status, policies] = await Promise.all(reads);
   await checkRepositoryWritable(status);

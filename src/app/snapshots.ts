@@ -14,9 +14,9 @@ export async function listRestorePoints(
   ctx: Pick<Context, "kopia">,
   request: SnapshotsRequest,
 ): Promise<{ host: string | undefined; points: RestorePoint[] }> {
-  // This client's hostname and the snapshots, read side by side.
+  // This client's hostname (from kopia's config file) beside the snapshots.
   const [status, all] = await Promise.all([
-    request.allHosts || request.host !== undefined ? undefined : ctx.kopia.status(),
+    request.allHosts || request.host !== undefined ? undefined : ctx.kopia.localStatus(),
     ctx.kopia.listSnapshots(),
   ]);
   const host = request.allHosts ? undefined : (request.host ?? status?.hostname);

@@ -1,5 +1,55 @@
+import { promises as fs } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { classifyKopiaError } from "./kopia-client.js";
+import { classifyKopiaError, KopiaClient, KopiaError } from "./kopia-client.js";
+
+describe("localStatus", () => {
+  const client = (configFile: string) =>
+    new KopiaClient({
+      location: { binary: "/nonexistent/kopia", configFile, logDir: "/tmp" },
+      password: "pw",
+    });
+
+  it("reads host, user and storage from kopia's config file and the space from the repository's file system", async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), "kopi-docka-status-"));
+    try {
+      const configFile = path.join(dir, "repository.config");
+      // As kopia 0.23 writes it (trimmed).
+      await fs.writeFile(
+        configFile,
+        JSON.stringify({
+          storage: { type: "filesystem", config: { path: dir, fileMode: 384, dirMode: 448 } },
+          caching: { cacheDirectory: "../cache" },
+          hostname: "vm",
+          username: "root",
+          description: "Repository in Filesystem",
+        }),
+      );
+      const status = await client(configFile).localStatus();
+      const space = await fs.statfs(dir);
+      expect(status).toMatchObject({
+        hostname: "vm",
+        username: "root",
+        storageType: "filesystem",
+        storagePath: dir,
+      });
+      expect(status.capacityBytes).toBe(space.blocks * space.bsize);
+      expect(status.availableBytes).toBeGreaterThan(0);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a missing config file means the repository is not connected (exit 4), without starting kopia", async () => {
+    const error = await client("/nonexistent/repository.config")
+      .localStatus()
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(KopiaError);
+    expect((error as KopiaError).problem).toBe("not-connected");
+    expect((error as KopiaError).exitCode).toBe(4);
+  });
+});
 
 describe("classifyKopiaError", () => {
   it.each([

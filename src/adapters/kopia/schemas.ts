@@ -74,6 +74,15 @@ export const repositoryStatusSchema = z
   .passthrough();
 export type RepositoryStatusJson = z.infer<typeof repositoryStatusSchema>;
 
+/** Kopia's own repository config file (`--config-file`): what `repository status` reads of the client. */
+export const kopiaConfigFileSchema = z
+  .object({
+    storage: z.object({ type: z.string(), config: z.record(z.unknown()).optional() }).passthrough(),
+    hostname: z.string(),
+    username: z.string(),
+  })
+  .passthrough();
+
 export const retentionPolicySchema = z
   .object({
     keepLatest: z.number().optional(),
