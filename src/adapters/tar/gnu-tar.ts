@@ -2,6 +2,7 @@
 // that connect tar to kopia without a temporary copy on disk.
 import type { Readable } from "node:stream";
 import { ExternalError } from "../../domain/errors.js";
+import { collectGarbageWhileStreaming } from "../process/memory.js";
 import {
   describeCommand,
   lastLines,
@@ -99,7 +100,11 @@ export async function extractTar(archive: Readable, dir: string, signal?: AbortS
   archive.on("error", (error: Error) => guard.destroy(error));
   archive.pipe(guard);
   const argv = tarExtractArgs(dir);
-  const result = await startProcess({ argv, stdin: guard, ...(signal ? { signal } : {}) }).done;
+  // The archive passes through this process (the guard reads it): its buffers are freed as it goes.
+  const stopCollecting = collectGarbageWhileStreaming();
+  const result = await startProcess({ argv, stdin: guard, ...(signal ? { signal } : {}) }).done.finally(
+    stopCollecting,
+  );
   // Set by the guard's error handler while tar ran.
   const refusal = refused as Error | undefined;
   if (refusal instanceof UnsafeTarMemberError)
