@@ -5,6 +5,7 @@ import path from "node:path";
 import { applyFsMetadataFull, parseFsMetadata } from "../adapters/fs/metadata.js";
 import {
   dropSafetyCopy,
+  flushToDisk,
   repairInterruptedSwap,
   type Swap,
   stagingPath,
@@ -407,6 +408,7 @@ async function restorePlanned(
     const swapped: DataTarget[] = [];
     let phase = "restore";
     let inconsistent = false;
+    let dropping: Promise<unknown> | undefined;
     try {
       // 1. What the containers do not see is restored beside its target while they still run:
       //    their downtime is the swap, not the restore. Nothing current is touched yet.
@@ -441,8 +443,9 @@ async function restorePlanned(
       }
       report.items = planItems.map((i) => ({ ...i, restored: true }));
       // The new data is in place: the old copies go. One the containers would see goes before
-      // they start; the others while they settle.
+      // they start; the others from now on, while they start and settle.
       for (const target of targets) if (!target.outOfSight) await dropSafety(ctx, target);
+      dropping = Promise.all(targets.filter((t) => t.outOfSight).map((t) => dropSafety(ctx, t)));
     } catch (error) {
       const notUndone: string[] = [];
       for (const target of swapped.reverse()) {
@@ -481,9 +484,7 @@ async function restorePlanned(
             toStart.filter((c) => !failedToStart.has(c.name)),
             RESTORE_SETTLE_MS,
           ),
-          report.status === "ok"
-            ? Promise.all(targets.filter((t) => t.outOfSight).map((t) => dropSafety(ctx, t)))
-            : undefined,
+          dropping,
         ]);
         report.notRestarted.push(...problems);
       }
@@ -565,6 +566,7 @@ function hostTarget(
       await fs.mkdir(path.dirname(item.target), { recursive: true });
       await fs.rm(stagingPath(item.target), { recursive: true, force: true });
       await restoreItemInto(ctx, point, item, stagingPath(item.target));
+      await flushToDisk(stagingPath(item.target));
     },
     async swapIn() {
       swap = await swapIn(item.target);

@@ -2,6 +2,7 @@
 // beside the old one, then two renames on the same file system swap them; the old tree is kept
 // until every swap of the unit has succeeded.
 import { promises as fs } from "node:fs";
+import { runProcess } from "../process/runner.js";
 import { pathExists } from "./tree.js";
 
 export const STAGING_SUFFIX = ".kopi-docka-new";
@@ -71,4 +72,14 @@ export async function swapBack(swap: Swap): Promise<void> {
 /** Drops the safety copy once the unit's restore is complete. */
 export async function dropSafetyCopy(swap: Swap): Promise<void> {
   if (swap.hadOld) await fs.rm(safetyPath(swap.target), { recursive: true, force: true });
+}
+
+/**
+ * Writes a staged tree's data to disk (`sync -f`: the file system holding it) before the swap:
+ * the new data is durable before the old is moved aside, and the flush is done while the
+ * containers still run (the engine would otherwise wait for it when it stops them).
+ */
+export async function flushToDisk(dir: string): Promise<void> {
+  const result = await runProcess({ argv: ["sync", "-f", dir] });
+  if (result.exitCode !== 0) throw new Error(`sync -f ${dir} failed: ${result.stderrTail.trim()}`);
 }
