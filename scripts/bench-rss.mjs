@@ -1,7 +1,7 @@
 // Loaded by the benchmark into the kopi-docka process under test (`node --import`): on exit it
-// writes that process's own peak resident set size (KiB, getrusage RUSAGE_SELF, children
-// excluded) and the peaks of its heap and buffers, sampled every 50 ms. VmHWM, not
-// getrusage: ru_maxrss survives execve, so it would report the benchmark's own peak.
+// writes that process's own peak resident set size (KiB, VmHWM from /proc/self/status; its
+// children not counted) and the peaks of its heap and buffers, sampled every 50 ms. VmHWM, not
+// getrusage's ru_maxrss: that survives execve, so it would report the benchmark's own peak.
 import { readFileSync, writeFileSync } from "node:fs";
 
 const out = process.env.KOPI_DOCKA_BENCH_RSS_FILE;

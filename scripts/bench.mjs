@@ -2,7 +2,7 @@
 // Benchmark (not part of the tests): kopi-docka against raw Kopia on the same data, in one run, on
 // fresh repositories. See docs/benchmarks.md for what it measures and the latest results.
 //
-//   npm run bench -- [--size-gib 2] [--small-files 20000] [--large-files 4] [--change-percent 1]
+//   npm run bench -- [--size-gib 2] [--small-files 20000] [--large-files 4] [--change-percent 1] [--repeats 3]
 //                    [--only data|scale] [--scale-containers 100] [--scale-units 40]
 //                    [--out docs/benchmarks.json] [--docs docs/benchmarks.md] [--no-docs]
 //                    [--work-dir DIR] [--keep]
@@ -26,6 +26,7 @@ const { values: opt } = parseArgs({
     "small-files": { type: "string", default: "20000" },
     "large-files": { type: "string", default: "4" },
     "change-percent": { type: "string", default: "1" },
+    repeats: { type: "string", default: "3" },
     only: { type: "string", default: "all" },
     "scale-containers": { type: "string", default: "100" },
     "scale-units": { type: "string", default: "40" },
@@ -56,6 +57,7 @@ const sizeBytes = Math.round(num("size-gib", 0.01) * 1024 * MiB);
 const smallFiles = Math.round(num("small-files", 100));
 const largeFiles = Math.round(num("large-files", 1));
 const changePercent = num("change-percent", 0.01);
+const repeats = Math.round(num("repeats", 1));
 const scaleContainers = Math.round(num("scale-containers", 2));
 const scaleUnits = Math.round(num("scale-units", 1));
 const scaleRepeats = Math.round(num("scale-repeats", 1));
@@ -172,13 +174,18 @@ async function buildDataset(root) {
  * half deleted, and the rest of the budget rewritten in place, contiguously, inside the database
  * file. Returns the bytes that are new.
  */
-async function changeDataset(root, dataset) {
-  const ints = intStream("change");
-  const bytes = byteStream("change");
+async function changeDataset(root, dataset, round) {
+  const ints = intStream(`change:${round}`);
+  const bytes = byteStream(`change:${round}`);
   const pick = new Set();
   const changeCount = Math.max(1, Math.round((smallFiles * changePercent) / 100));
   const addDelete = Math.max(1, Math.round(changeCount / 2));
-  while (pick.size < Math.min(smallFiles, changeCount + addDelete)) pick.add(ints(smallFiles));
+  // Files deleted by an earlier round are not picked again.
+  dataset.deleted ??= new Set();
+  while (pick.size < Math.min(smallFiles - dataset.deleted.size, changeCount + addDelete)) {
+    const i = ints(smallFiles);
+    if (!dataset.deleted.has(i)) pick.add(i);
+  }
   const picked = [...pick];
   let changed = 0;
   for (const i of picked.slice(0, changeCount)) {
@@ -186,16 +193,21 @@ async function changeDataset(root, dataset) {
     await fs.writeFile(smallPath(root, i), bytes(size));
     changed += size;
   }
-  for (const i of picked.slice(changeCount)) await fs.rm(smallPath(root, i));
-  const sizes = intStream("added");
+  for (const i of picked.slice(changeCount)) {
+    await fs.rm(smallPath(root, i));
+    dataset.deleted.add(i);
+  }
+  const sizes = intStream(`added:${round}`);
   for (let k = 0; k < addDelete; k++) {
     const size = smallSize(sizes);
-    await fs.writeFile(path.join(path.dirname(smallPath(root, ints(smallFiles))), `new-${k}.bin`), bytes(size));
+    const dir = path.dirname(smallPath(root, ints(smallFiles)));
+    await fs.writeFile(path.join(dir, `new-${round}-${k}.bin`), bytes(size));
     changed += size;
   }
   const budget = Math.round((dataset.totalBytes * changePercent) / 100) - changed;
   const dbRewrite = Math.min(dataset.eachLarge, Math.max(MiB, Math.round(budget / MiB) * MiB));
-  const offset = Math.floor((dataset.eachLarge - dbRewrite) * 0.4 / 4096) * 4096;
+  // In place, a different region each round (40%, 50%, ... of the file).
+  const offset = Math.floor(((dataset.eachLarge - dbRewrite) * ((0.4 + 0.1 * round) % 1)) / 4096) * 4096;
   writeFileFrom(dataset.db, dbRewrite, bytes, "r+", offset);
   return {
     smallChanged: changeCount,
@@ -268,8 +280,8 @@ async function kopiDockaWorkspace(name) {
   return ws;
 }
 
-async function rawKopiaWorkspace() {
-  const dir = path.join(work, "raw");
+async function rawKopiaWorkspace(name) {
+  const dir = path.join(work, name);
   await fs.mkdir(dir, { recursive: true });
   const env = { KOPIA_PASSWORD: `bench-${randomUUID()}`, KOPIA_CHECK_FOR_UPDATES: "false" };
   const base = ["--config-file", path.join(dir, "repository.config")];
@@ -331,10 +343,19 @@ async function kopiaSnapshotMs(ws, ids) {
 
 // ---------- the data benchmark ----------
 
+const median = (values) => {
+  const v = values.filter((n) => n !== undefined && !Number.isNaN(n)).sort((p, q) => p - q);
+  if (v.length === 0) return undefined;
+  const mid = Math.floor(v.length / 2);
+  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+};
+/** The round's order of the three tools: rotated each round, so no tool always runs first. */
+const rotated = (items, round) => items.map((_, i) => items[(i + round) % items.length]);
+
 async function dataBenchmark() {
   const project = `kdbench${id}`;
   const volume = `${project}_data`;
-  log(`dataset: ${(sizeBytes / 1024 / MiB).toFixed(2)} GiB, ${smallFiles} small files, ${largeFiles} large files`);
+  log(`dataset: ${(sizeBytes / 1024 / MiB).toFixed(2)} GiB, ${smallFiles} small files, ${largeFiles} large files; ${repeats} rounds`);
   await docker(
     "volume",
     "create",
@@ -370,14 +391,10 @@ async function dataBenchmark() {
   await docker(...compose("db", ["-v", `${volume}:/var/lib/db`]));
   await docker(...compose("web", ["--label", "com.docker.compose.depends_on=db:service_started:false"]));
 
-  const raw = await rawKopiaWorkspace();
-  const direct = await kopiDockaWorkspace("direct");
-  const tar = await kopiDockaWorkspace("tar");
-  const cases = [];
-
+  const samples = [];
   // Every case starts with no dirty pages: the previous case's writes are not flushed on its time.
   const settle = () => run("sync", []);
-  const rawBackup = async (phase) => {
+  const rawBackup = async (raw, phase, round) => {
     await settle();
     const before = await repoBytes(raw.repo);
     const r = await raw.kopia(["snapshot", "create", mountpoint, "--json"]);
@@ -385,28 +402,28 @@ async function dataBenchmark() {
     const c = {
       phase,
       tool: "kopia",
+      round,
       wallMs: r.wallMs,
       kopiaSnapshotMs: Date.parse(snap.endTime) - Date.parse(snap.startTime),
       repoBytesAdded: (await repoBytes(raw.repo)) - before,
       snapshotId: snap.id,
     };
-    cases.push(c);
-    log(`${phase} raw kopia: ${(c.wallMs / 1000).toFixed(2)} s, +${(c.repoBytesAdded / MiB).toFixed(1)} MiB`);
-    return c;
+    samples.push(c);
+    log(`${phase} ${round + 1}/${repeats} raw kopia: ${s(c.wallMs)}, +${mib(c.repoBytesAdded)}`);
   };
-  const kdBackup = async (phase, ws, format) => {
+  const kdBackup = async (ws, format, phase, round) => {
     await settle();
     const before = await repoBytes(ws.repo);
     const since = nowNs();
     const r = await ws.kopd(["backup", "--unit", project, "--backup-format", format]);
     const until = nowNs();
-    const report = JSON.parse(r.stdout);
-    const unit = report.units[0];
+    const unit = JSON.parse(r.stdout).units[0];
     if (unit.status !== "ok") throw new Error(`kopi-docka ${format} backup: ${unit.error}`);
     const dataIds = unit.items.filter((i) => i.kind === "volume" || i.kind === "bind").map((i) => i.snapshotId);
     const c = {
       phase,
       tool: `kopi-docka ${format}`,
+      round,
       wallMs: r.wallMs,
       downtimeMs: await engineDowntimeMs(project, since, until),
       reportedDowntimeMs: unit.downtimeMs,
@@ -415,73 +432,131 @@ async function dataBenchmark() {
       peakRssMiB: r.peakRssKiB / 1024,
       memoryPeaks: r.memory,
     };
-    cases.push(c);
+    samples.push(c);
     log(
-      `${phase} kopi-docka ${format}: ${(c.wallMs / 1000).toFixed(2)} s, down ${(c.downtimeMs / 1000).toFixed(2)} s, +${(c.repoBytesAdded / MiB).toFixed(1)} MiB, ${c.peakRssMiB.toFixed(0)} MiB RSS`,
+      `${phase} ${round + 1}/${repeats} kopi-docka ${format}: ${s(c.wallMs)}, down ${s(c.downtimeMs)}, +${mib(c.repoBytesAdded)}, ${c.peakRssMiB.toFixed(0)} MiB RSS`,
     );
-    return c;
   };
 
-  log("first backups");
-  await rawBackup("first backup");
-  await kdBackup("first backup", direct, "direct");
-  await kdBackup("first backup", tar, "tar");
+  // 1. First backups: each round on fresh repositories (the earlier round's are removed).
+  let workspaces;
+  for (let round = 0; round < repeats; round++) {
+    if (workspaces) for (const ws of Object.values(workspaces)) await fs.rm(ws.dir, { recursive: true, force: true });
+    workspaces = {
+      raw: await rawKopiaWorkspace(`raw-${round}`),
+      direct: await kopiDockaWorkspace(`direct-${round}`),
+      tar: await kopiDockaWorkspace(`tar-${round}`),
+    };
+    const ws = workspaces;
+    for (const tool of rotated(["raw", "direct", "tar"], round)) {
+      if (tool === "raw") await rawBackup(ws.raw, "first backup", round);
+      else await kdBackup(ws[tool], tool, "first backup", round);
+    }
+  }
+  const { raw, direct, tar } = workspaces;
 
-  const change = await changeDataset(mountpoint, dataset);
-  log(`changed ${(change.bytesChanged / MiB).toFixed(1)} MiB`);
+  // 2. Each round changes the data anew, then backs it up with each tool.
+  const changes = [];
+  for (let round = 0; round < repeats; round++) {
+    const change = await changeDataset(mountpoint, dataset, round);
+    changes.push(change);
+    log(`change ${round + 1}/${repeats}: ${mib(change.bytesChanged)} of new bytes`);
+    for (const tool of rotated(["raw", "direct", "tar"], round)) {
+      if (tool === "raw") await rawBackup(raw, "second backup", round);
+      else await kdBackup(tool === "direct" ? direct : tar, tool, "second backup", round);
+    }
+    for (const c of samples.filter((c) => c.phase === "second backup" && c.round === round))
+      c.growthPerChangedByte = c.repoBytesAdded / change.bytesChanged;
+  }
   const expected = await treeDigest(mountpoint);
-
-  log("second backups");
-  const second = [
-    await rawBackup("second backup"),
-    await kdBackup("second backup", direct, "direct"),
-    await kdBackup("second backup", tar, "tar"),
-  ];
-  for (const c of second) c.growthPerChangedByte = c.repoBytesAdded / change.bytesChanged;
-
-  log("restores");
   const verified = async (dir) => {
     const digest = await treeDigest(dir);
     if (digest !== expected) throw new Error(`restored tree at ${dir} differs from the backed-up data`);
     return true;
   };
-  const rawTarget = path.join(work, "raw-restore");
-  await settle();
-  const rr = await raw.kopia(["snapshot", "restore", second[0].snapshotId, rawTarget]);
-  cases.push({ phase: "restore", tool: "kopia", wallMs: rr.wallMs, verified: await verified(rawTarget) });
-  log(`restore raw kopia: ${(rr.wallMs / 1000).toFixed(2)} s`);
-  await fs.rm(rawTarget, { recursive: true, force: true });
 
-  for (const [ws, format] of [
-    [direct, "direct"],
-    [tar, "tar"],
-  ]) {
-    // Damage the live data first, so the restore has something to put right.
-    await fs.rm(path.join(mountpoint, "files", "d000"), { recursive: true, force: true });
-    await fs.truncate(dataset.db, 4096);
-    await settle();
-    const since = nowNs();
-    const r = await ws.kopd(["restore", "--unit", project, "--yes"]);
-    const until = nowNs();
-    const c = {
-      phase: "restore",
-      tool: `kopi-docka ${format}`,
-      wallMs: r.wallMs,
-      downtimeMs: await engineDowntimeMs(project, since, until),
-      peakRssMiB: r.peakRssKiB / 1024,
-      memoryPeaks: r.memory,
-      verified: await verified(mountpoint),
-    };
-    cases.push(c);
-    log(`restore kopi-docka ${format}: ${(c.wallMs / 1000).toFixed(2)} s, ${c.peakRssMiB.toFixed(0)} MiB RSS`);
+  // 3. Restores of the latest snapshot: raw kopia into an empty directory; kopi-docka over the
+  //    unit's live data, damaged first so that the restore has something to put right.
+  const rawSnapshot = samples.filter((c) => c.tool === "kopia" && c.phase === "second backup").at(-1).snapshotId;
+  for (let round = 0; round < repeats; round++) {
+    for (const tool of rotated(["raw", "direct", "tar"], round)) {
+      if (tool === "raw") {
+        const target = path.join(work, "raw-restore");
+        await fs.rm(target, { recursive: true, force: true });
+        await settle();
+        // Raw Kopia's restore, then its data written to disk (`sync -f`): kopi-docka's restore
+        // flushes the new data before it swaps it in, so the floor is the same durable result.
+        const r = await raw.kopia(["snapshot", "restore", rawSnapshot, target]);
+        const flush = await timed("sync", ["-f", target]);
+        samples.push({
+          phase: "restore",
+          tool: "kopia",
+          round,
+          wallMs: r.wallMs + flush.wallMs,
+          kopiaOnlyWallMs: r.wallMs,
+          flushMs: flush.wallMs,
+          verified: await verified(target),
+        });
+        log(`restore ${round + 1}/${repeats} raw kopia: ${s(r.wallMs)} + ${s(flush.wallMs)} to disk`);
+        await fs.rm(target, { recursive: true, force: true });
+        continue;
+      }
+      await fs.rm(path.join(mountpoint, "files", "d000"), { recursive: true, force: true });
+      await fs.truncate(dataset.db, 4096);
+      await settle();
+      const since = nowNs();
+      const r = await (tool === "direct" ? direct : tar).kopd(["restore", "--unit", project, "--yes"]);
+      const until = nowNs();
+      const c = {
+        phase: "restore",
+        tool: `kopi-docka ${tool}`,
+        round,
+        wallMs: r.wallMs,
+        downtimeMs: await engineDowntimeMs(project, since, until),
+        peakRssMiB: r.peakRssKiB / 1024,
+        memoryPeaks: r.memory,
+        verified: await verified(mountpoint),
+      };
+      samples.push(c);
+      log(`restore ${round + 1}/${repeats} kopi-docka ${tool}: ${s(c.wallMs)}, down ${s(c.downtimeMs)}, ${c.peakRssMiB.toFixed(0)} MiB RSS`);
+    }
   }
 
-  // Ratios to raw Kopia in the same run.
-  for (const c of cases) {
-    const rawCase = cases.find((r) => r.phase === c.phase && r.tool === "kopia");
-    if (c.tool !== "kopia" && rawCase) c.wallRatioToKopia = c.wallMs / rawCase.wallMs;
-    if (c.tool !== "kopia" && rawCase?.repoBytesAdded) c.bytesRatioToKopia = c.repoBytesAdded / rawCase.repoBytesAdded;
+  // Ratios to raw Kopia measured in the same round, then the median of each case over the rounds.
+  for (const c of samples) {
+    const rawCase = samples.find((r) => r.phase === c.phase && r.round === c.round && r.tool === "kopia");
+    if (c.tool === "kopia" || !rawCase) continue;
+    c.wallRatioToKopia = c.wallMs / rawCase.wallMs;
+    c.wallOverKopiaMs = c.wallMs - rawCase.wallMs;
+    if (rawCase.kopiaOnlyWallMs) c.wallRatioToKopiaOnly = c.wallMs / rawCase.kopiaOnlyWallMs;
   }
+  const cases = [];
+  for (const phase of ["first backup", "second backup", "restore"])
+    for (const tool of ["kopia", "kopi-docka direct", "kopi-docka tar"]) {
+      const of = samples.filter((c) => c.phase === phase && c.tool === tool);
+      const pick = (key) => median(of.map((c) => c[key]));
+      const walls = of.map((c) => c.wallMs);
+      cases.push({
+        phase,
+        tool,
+        rounds: of.length,
+        wallMs: pick("wallMs"),
+        wallMinMs: Math.min(...walls),
+        wallMaxMs: Math.max(...walls),
+        wallRatioToKopia: pick("wallRatioToKopia"),
+        wallRatioToKopiaOnly: pick("wallRatioToKopiaOnly"),
+        kopiaOnlyWallMs: pick("kopiaOnlyWallMs"),
+        flushMs: pick("flushMs"),
+        wallOverKopiaMs: pick("wallOverKopiaMs"),
+        downtimeMs: pick("downtimeMs"),
+        kopiaSnapshotMs: pick("kopiaSnapshotMs"),
+        downtimeOverKopiaMs: median(of.map((c) => (c.downtimeMs === undefined ? undefined : c.downtimeMs - c.kopiaSnapshotMs))),
+        repoBytesAdded: pick("repoBytesAdded"),
+        growthPerChangedByte: pick("growthPerChangedByte"),
+        peakRssMiB: of.some((c) => c.peakRssMiB) ? Math.max(...of.map((c) => c.peakRssMiB ?? 0)) : undefined,
+        verified: phase === "restore" ? of.every((c) => c.verified) : undefined,
+      });
+    }
   return {
     dataset: {
       totalBytes: dataset.totalBytes,
@@ -490,9 +565,12 @@ async function dataBenchmark() {
       largeFiles,
       largeFileBytes: dataset.eachLarge,
       changePercent,
-      ...change,
+      ...changes[0],
+      bytesChangedPerRound: changes.map((c) => c.bytesChanged),
     },
+    repeats,
     cases,
+    samples,
   };
 }
 
@@ -598,6 +676,20 @@ async function scaleBenchmark() {
 
 // ---------- machine, targets, report ----------
 
+/** The file system type and mount options of the mount holding a path (from /proc/mounts). */
+function filesystemOf(dir) {
+  try {
+    const mounts = readFileSync("/proc/mounts", "utf8")
+      .split("\n")
+      .map((l) => l.split(" "))
+      .filter((f) => f.length >= 4 && (dir === f[1] || dir.startsWith(f[1] === "/" ? "/" : `${f[1]}/`)));
+    const m = mounts.sort((a, b) => b[1].length - a[1].length)[0];
+    return m ? `${m[2]} (${m[3]})` : "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
 async function machine() {
   const cpus = os.cpus();
   const version = async (cmd, args) => run(cmd, args).catch((e) => `unknown (${e.message.split("\n")[0]})`);
@@ -607,8 +699,8 @@ async function machine() {
     cores: cpus.length,
     memoryGiB: Math.round((os.totalmem() / 1024 ** 3) * 10) / 10,
     kernel: `${os.type()} ${os.release()}`,
-    workDirFilesystem: await version("stat", ["-f", "-c", "%T", opt["work-dir"]]),
-    dockerDataFilesystem: await version("stat", ["-f", "-c", "%T", "/var/lib/docker"]),
+    workDirFilesystem: filesystemOf(opt["work-dir"]),
+    dockerDataFilesystem: filesystemOf(await version("docker", ["info", "--format", "{{.DockerRootDir}}"])),
     docker: await version("docker", ["version", "--format", "{{.Server.Version}}"]),
     kopia: (await version("kopia", ["--version"])).split(" ")[0],
     node: process.version,
@@ -628,28 +720,31 @@ function targets(data, scale) {
     });
     const kd1 = find("first backup", "kopi-docka direct");
     out.push({ target: "first backup, direct: wall <= 1.10 x raw kopia", value: kd1.wallRatioToKopia, met: kd1.wallRatioToKopia <= 1.1 });
-    const raw2 = find("second backup", "kopia");
     out.push({
-      target: "second backup, direct: wall <= raw kopia + 2 s",
-      value: (kd2.wallMs - raw2.wallMs) / 1000,
-      met: kd2.wallMs <= raw2.wallMs + 2000,
+      target: "second backup, direct: wall <= raw kopia + 2 s (seconds over raw)",
+      value: kd2.wallOverKopiaMs / 1000,
+      met: kd2.wallOverKopiaMs <= 2000,
     });
-    for (const c of data.cases.filter((c) => c.downtimeMs !== undefined && c.phase !== "restore"))
+    for (const c of data.cases.filter((c) => c.downtimeOverKopiaMs !== undefined && c.phase !== "restore"))
       out.push({
-        target: `${c.phase}, ${c.tool}: downtime <= unit's kopia snapshot time + 2 s`,
-        value: (c.downtimeMs - c.kopiaSnapshotMs) / 1000,
-        met: c.downtimeMs <= c.kopiaSnapshotMs + 2000,
+        target: `${c.phase}, ${c.tool}: downtime <= unit's kopia snapshot time + 2 s (seconds over)`,
+        value: c.downtimeOverKopiaMs / 1000,
+        met: c.downtimeOverKopiaMs <= 2000,
       });
     for (const c of data.cases.filter((c) => c.phase === "restore" && c.tool !== "kopia"))
-      out.push({ target: `restore, ${c.tool}: wall <= 1.15 x raw kopia restore`, value: c.wallRatioToKopia, met: c.wallRatioToKopia <= 1.15 });
+      out.push({
+        target: `restore, ${c.tool}: wall <= 1.15 x raw kopia restore (with its data flushed to disk; ${x(c.wallRatioToKopiaOnly)} of kopia restore alone)`,
+        value: c.wallRatioToKopia,
+        met: c.wallRatioToKopia <= 1.15,
+      });
     const rss = Math.max(...data.cases.filter((c) => c.peakRssMiB).map((c) => c.peakRssMiB));
-    out.push({ target: "kopi-docka peak RSS <= 150 MB (data benchmark)", value: rss, met: rss * MiB <= 150e6 });
+    out.push({ target: "kopi-docka peak RSS <= 150 MB (data benchmark), MiB", value: rss, met: rss * MiB <= 150e6 });
   }
   if (scale) {
     const list = scale.cases.find((c) => c.command === "list");
     out.push({ target: `list on ${scale.containers} containers in ${scale.units} units <= 2 s`, value: list.maxWallMs / 1000, met: list.maxWallMs <= 2000 });
     const rss = Math.max(...scale.cases.map((c) => c.peakRssMiB));
-    out.push({ target: "kopi-docka peak RSS <= 150 MB (scale benchmark)", value: rss, met: rss * MiB <= 150e6 });
+    out.push({ target: "kopi-docka peak RSS <= 150 MB (scale benchmark), MiB", value: rss, met: rss * MiB <= 150e6 });
   }
   return out;
 }
@@ -669,12 +764,22 @@ function markdown(result) {
     lines.push(
       `**Data:** ${mib(d.totalBytes)} in one volume of a running two-container compose unit: ${d.smallFiles} small files (${mib(d.smallBytes)}) and ${d.largeFiles} files of ${mib(d.largeFileBytes)}, one a database-like file. Change (${d.changePercent}%): ${d.smallChanged} small files rewritten, ${d.smallAdded} added, ${d.smallDeleted} deleted, ${mib(d.dbRewrittenBytes)} rewritten in place inside the database file: ${mib(d.bytesChanged)} of new bytes.`,
       "",
-      "| phase | tool | wall | ratio to kopia | downtime (engine) | kopia snapshot time | repo growth | growth / changed | peak RSS |",
-      "|---|---|---|---|---|---|---|---|---|",
+      `Each case ran ${result.data.repeats} times, interleaved (the order of the three tools rotated each round; first backups each on fresh repositories, second backups each after a new ${d.changePercent}% change). Medians; ratios are the median of each round's ratio to raw Kopia in that round; peak RSS is the highest of the rounds.`,
+      "",
+      "| phase | tool | wall (median) | wall range | ratio to kopia | downtime (engine) | kopia snapshot time | repo growth | growth / changed | peak RSS |",
+      "|---|---|---|---|---|---|---|---|---|---|",
     );
+    const rawRestore = result.data.cases.find((c) => c.phase === "restore" && c.tool === "kopia");
+    if (rawRestore?.flushMs !== undefined)
+      lines.splice(
+        lines.length - 2,
+        0,
+        `Raw Kopia's restore is timed with its data flushed to disk afterwards (\`sync -f\`, median ${s(rawRestore.flushMs)}; \`kopia restore\` alone: ${s(rawRestore.kopiaOnlyWallMs)}), as kopi-docka flushes the new data before it swaps it in.`,
+        "",
+      );
     for (const c of result.data.cases)
       lines.push(
-        `| ${c.phase} | ${c.tool} | ${s(c.wallMs)} | ${x(c.wallRatioToKopia)} | ${s(c.downtimeMs)} | ${s(c.kopiaSnapshotMs)} | ${mib(c.repoBytesAdded)} | ${x(c.growthPerChangedByte)} | ${c.peakRssMiB ? `${c.peakRssMiB.toFixed(0)} MiB` : "–"} |`,
+        `| ${c.phase} | ${c.tool} | ${s(c.wallMs)} | ${s(c.wallMinMs)} – ${s(c.wallMaxMs)} | ${x(c.wallRatioToKopia)} | ${s(c.downtimeMs)} | ${s(c.kopiaSnapshotMs)} | ${mib(c.repoBytesAdded)} | ${x(c.growthPerChangedByte)} | ${c.peakRssMiB ? `${c.peakRssMiB.toFixed(0)} MiB` : "–"} |`,
       );
     lines.push("");
   }
