@@ -103,7 +103,8 @@ export interface RestoreReport {
   status: "ok" | "failed" | "cancelled" | "interrupted";
   unit: string;
   backupId: string;
-  items: (RestorePlanItem & { restored: boolean })[];
+  /** Each item, restored or not, with the time its data took to restore beside its target (`stageMs`). */
+  items: (RestorePlanItem & { restored: boolean; stageMs?: number })[];
   stopped: string[];
   notRestarted: StartProblem[];
   /** Containers a crashed earlier run had left stopped, started again before this run. */
@@ -409,10 +410,16 @@ async function restorePlanned(
     let phase = "restore";
     let inconsistent = false;
     let dropping: Promise<unknown> | undefined;
+    const stageMs: number[] = [];
+    const stage = async (target: DataTarget) => {
+      const started = Date.now();
+      await target.stage();
+      stageMs[targets.indexOf(target)] = Date.now() - started;
+    };
     try {
       // 1. What the containers do not see is restored beside its target while they still run:
       //    their downtime is the swap, not the restore. Nothing current is touched yet.
-      for (const target of targets) if (target.outOfSight) await target.stage();
+      for (const target of targets) if (target.outOfSight) await stage(target);
       if (ctx.signal.aborted) throw ctx.signal.reason;
       // 2. The containers stop (the journal first: if kopi-docka dies, `recover` starts them).
       phase = "stop";
@@ -433,7 +440,7 @@ async function restorePlanned(
       if (stop.error) throw new Error(stop.error);
       // 3. What they would see (staged inside a volume reached through the Engine API) now.
       phase = "restore";
-      for (const target of targets) if (!target.outOfSight) await target.stage();
+      for (const target of targets) if (!target.outOfSight) await stage(target);
       if (ctx.signal.aborted) throw ctx.signal.reason;
       // 4. All staged: swap them in. A failing swap puts back the ones already done.
       phase = "swap";
@@ -441,7 +448,7 @@ async function restorePlanned(
         await target.swapIn();
         swapped.push(target);
       }
-      report.items = planItems.map((i) => ({ ...i, restored: true }));
+      report.items = planItems.map((i, index) => ({ ...i, restored: true, stageMs: stageMs[index] }));
       // The new data is in place: the old copies go. One the containers would see goes before
       // they start; the others from now on, while they start and settle.
       for (const target of targets) if (!target.outOfSight) await dropSafety(ctx, target);
