@@ -392,15 +392,7 @@ async function restorePlanned(
         }
       }
       item.via = "host";
-      // Its staged and old copies lie beside the target: out of the containers' sight unless
-      // one of them mounts a parent directory.
-      const beside = path.dirname(item.target);
-      const seen = current.some((c) =>
-        c.mounts.some(
-          (m) => m.kind === "bind" && `${beside}/`.startsWith(`${m.source.replace(/\/+$/, "")}/`),
-        ),
-      );
-      targets.push(hostTarget(ctx, point, item, !seen));
+      targets.push(hostTarget(ctx, point, item, besideIsOutOfSight(item.target, current)));
     }
     for (const target of targets) await target.prepare();
 
@@ -519,6 +511,17 @@ async function restorePlanned(
     );
     return report;
   });
+}
+
+/**
+ * Whether what is put beside a host path (`<target>.kopi-docka-new`, `.kopi-docka-old`) is out of
+ * every container's sight: no container bind-mounts the directory holding them, or one above it.
+ */
+export function besideIsOutOfSight(target: string, containers: readonly Container[]): boolean {
+  const beside = `${path.dirname(target).replace(/\/+$/, "")}/`;
+  return !containers.some((c) =>
+    c.mounts.some((m) => m.kind === "bind" && beside.startsWith(`${m.source.replace(/\/+$/, "")}/`)),
+  );
 }
 
 /**
