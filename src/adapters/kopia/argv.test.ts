@@ -249,6 +249,7 @@ describe("kopia argv builders", () => {
 
   it("maintenanceRunArgs", () => {
     expect(maintenanceRunArgs(location)).toEqual([...BASE, "maintenance", "run"]);
+    expect(maintenanceRunArgs(location, true)).toEqual([...BASE, "maintenance", "run", "--full"]);
   });
 
   it("versionArgs needs only the binary", () => {

@@ -166,8 +166,9 @@ export function policySetSourceArgs(
   ];
 }
 
-export function maintenanceRunArgs(location: KopiaLocation): string[] {
-  return [...baseArgs(location), "maintenance", "run"];
+/** Quick maintenance, or full (`--full`: also drops the content no snapshot refers to any more). */
+export function maintenanceRunArgs(location: KopiaLocation, full = false): string[] {
+  return [...baseArgs(location), "maintenance", "run", ...(full ? ["--full"] : [])];
 }
 
 export function versionArgs(location: Pick<KopiaLocation, "binary">): string[] {

@@ -438,11 +438,12 @@ export class KopiaClient {
     await this.run(policySetSourceArgs(this.options.location, source, change));
   }
 
-  /** Runs maintenance when it is due. Not being the repository's owner is not a failure. */
-  async maintenance(): Promise<"ran" | "skipped"> {
-    const result = await this.run(maintenanceRunArgs(this.options.location), { allowFailure: true });
+  /** Runs quick (or full) maintenance now. Not being the repository's owner is not a failure. */
+  async maintenance(full = false): Promise<"ran" | "skipped"> {
+    const argv = maintenanceRunArgs(this.options.location, full);
+    const result = await this.run(argv, { allowFailure: true });
     if (result.exitCode === 0) return "ran";
     if (/maintenance must be run by/i.test(result.stderrTail)) return "skipped";
-    throw this.failure(maintenanceRunArgs(this.options.location), result);
+    throw this.failure(argv, result);
   }
 }
