@@ -4,7 +4,7 @@ import { constants, promises as fs } from "node:fs";
 import { Readable } from "node:stream";
 import { collectFsMetadata, surveyTree } from "../adapters/fs/metadata.js";
 import { findOpenFiles } from "../adapters/host/open-files.js";
-import type { RepositoryStatus, SourcePolicy } from "../adapters/kopia/kopia-client.js";
+import type { Policies, RepositoryStatus, SourcePolicy } from "../adapters/kopia/kopia-client.js";
 import type { StdinProducer } from "../adapters/process/runner.js";
 import { tarEntryName, tarWriter } from "../adapters/tar/gnu-tar.js";
 import { rebaseArchive } from "../adapters/tar/rebase.js";
@@ -35,6 +35,7 @@ import {
 } from "./containers.js";
 import type { Context } from "./context.js";
 import { discover, selectUnits } from "./discover.js";
+import { type MaintenanceOutcome, maintainWhenDue } from "./maintenance.js";
 import { applyGlobalPolicy, syncSourcePolicy } from "./policy.js";
 import { checkFreeSpace, checkRepositoryWritable, estimateNewData, hasRoomFor } from "./preflight.js";
 import { stageDockerConfig, stageNetworks, stageRecipe } from "./recipe.js";
@@ -93,6 +94,8 @@ export interface BackupReport {
   scope: BackupScope;
   units: UnitBackupResult[];
   warnings: string[];
+  /** Kopia's maintenance after the last unit: quick hourly, full daily, else "not due". */
+  maintenance?: MaintenanceOutcome;
 }
 
 interface PlannedItem {
@@ -167,12 +170,22 @@ export async function runBackup(ctx: Context, request: BackupRequest): Promise<B
   const { settings } = ctx;
   const scope = request.scope ?? settings.config.backup.backup_scope;
   const excludes = settings.config.backup.exclude_patterns;
-  const found = await discover(ctx.docker, request.format ?? settings.config.backup.backup_format);
+  // Kopia's reads (they change nothing) start now, beside the engine's discovery.
+  const reads = request.dryRun ? undefined : readRepository(ctx);
+  reads?.catch(() => {});
+  const found = await discover(ctx.docker, request.format ?? settings.config.backup.backup_format).catch(
+    async (error: unknown) => {
+      await reads?.catch(() => {});
+      throw error;
+    },
+  );
   const { selected, unknown } = selectUnits(found.units, request.units);
-  if (unknown.length > 0)
+  if (unknown.length > 0) {
+    await reads?.catch(() => {});
     throw new UsageError(
       `unknown unit ${unknown.join(", ")}: known units are ${found.units.map((u) => u.name).join(", ") || "(none)"}; see \`kopi-docka list\``,
     );
+  }
   const warnings: string[] = [];
 
   if (request.dryRun) {
@@ -225,13 +238,13 @@ export async function runBackup(ctx: Context, request: BackupRequest): Promise<B
         : found;
     const units = selectUnits(current.units, request.units).selected;
     const prepare = (unit: BackupUnit) => prepareUnit(ctx, unit, current.containers, scope);
-    // Pre-flight: nothing is stopped until the repository answers with the right password. Its
-    // reads run side by side, and beside the first unit's preparation (which reads only the host).
-    const repositoryRead = readRepository(ctx);
+    // Pre-flight: nothing is stopped until the repository answers with the right password, a
+    // local one is there and writable, and the global policy is in line with the config. The
+    // first unit's preparation (which reads only the host) runs beside it.
     let next = units[0] ? prepare(units[0]) : undefined;
     let repository: RepositoryState;
     try {
-      repository = await repositoryRead;
+      repository = await checkRepository(ctx, await (reads ?? readRepository(ctx)));
     } catch (error) {
       await next;
       throw error;
@@ -239,6 +252,7 @@ export async function runBackup(ctx: Context, request: BackupRequest): Promise<B
 
     const results: UnitBackupResult[] = [];
     let maintenance: Promise<void> | undefined;
+    let maintenanceOutcome: MaintenanceOutcome | undefined;
     for (const [index, unit] of units.entries()) {
       const prepared = await (next ?? prepare(unit));
       next = undefined;
@@ -261,12 +275,14 @@ export async function runBackup(ctx: Context, request: BackupRequest): Promise<B
           ? await backupUnit(ctx, prepared, current.containers, repository)
           : { result: prepared.result, finished: Promise.resolve() };
       // While this unit finishes (its containers already run): the next unit's preparation, or
-      // after the last unit, Kopia's maintenance (once per run, never while containers are down).
+      // after the last unit, Kopia's maintenance when due (never while containers are down).
       const following = units[index + 1];
       if (following && !ctx.signal.aborted) next = prepare(following);
       if (!following && !ctx.signal.aborted && [...results, result].some((r) => r.status === "ok"))
-        maintenance = ctx.kopia.maintenance().then(
-          () => undefined,
+        maintenance = maintainWhenDue(ctx).then(
+          (outcome) => {
+            maintenanceOutcome = outcome;
+          },
           (error: unknown) => {
             warnings.push(`kopia maintenance failed: ${errorMessage(error)}`);
           },
@@ -289,7 +305,14 @@ export async function runBackup(ctx: Context, request: BackupRequest): Promise<B
       );
     }
     await maintenance;
-    return { dryRun: false, scope, units: results, warnings, recovered };
+    return {
+      dryRun: false,
+      scope,
+      units: results,
+      warnings,
+      recovered,
+      ...(maintenanceOutcome ? { maintenance: maintenanceOutcome } : {}),
+    };
   });
 }
 
@@ -302,17 +325,29 @@ interface RepositoryState {
   sourcePolicies: ReadonlyMap<string, SourcePolicy>;
 }
 
+/** What the run reads of the repository before it checks anything. */
+interface RepositoryReads {
+  status: RepositoryStatus;
+  policies: Policies;
+}
+
 /**
- * Kopia's policies and this client's status side by side, then the checks that a local
- * repository is there and writable, and the global policy brought in line with the config.
+ * Kopia's policies and this client's status, side by side: the policies come from kopia (which
+ * proves the password and the storage); the host, user and storage from kopia's config file,
+ * without a second kopia process. Both end before a failure is reported, the status's first.
  */
-async function readRepository(ctx: Context): Promise<RepositoryState> {
-  // The policies come from kopia (which proves the password and the storage); this client's host,
-  // user and storage from kopia's config file, without a second kopia process.
+async function readRepository(ctx: Context): Promise<RepositoryReads> {
   const reads = [ctx.kopia.localStatus(), ctx.kopia.policies()] as const;
-  // Both reads end before a failure is reported (none is left running), the status's first.
   await Promise.allSettled(reads);
   const [status, policies] = await Promise.all(reads);
+  return { status, policies };
+}
+
+/** The checks that a local repository is there and writable, and the global policy brought in line. */
+async function checkRepository(
+  ctx: Context,
+  { status, policies }: RepositoryReads,
+): Promise<RepositoryState> {
   await checkRepositoryWritable(status);
   await applyGlobalPolicy(ctx, policies.global);
   const { hostname, username } = status;
