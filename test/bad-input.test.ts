@@ -1,9 +1,10 @@
 // Bad input: one clear message, a documented exit code, no stack trace, and no side effects.
+import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type CliResult, createWorkspace, runCli, type Workspace } from "./helpers/cli.js";
+import { CLI, type CliResult, createWorkspace, runCli, type Workspace } from "./helpers/cli.js";
 import { containerStartedAt, createVolume, removeLabelled, runContainer } from "./helpers/docker.js";
 
 const id = randomUUID().slice(0, 8);
@@ -43,6 +44,18 @@ describe("bad input", () => {
       2,
       /Allowed choices are direct, tar/,
     );
+  });
+
+  it("a reader that goes away (| head) ends nothing with a stack trace", async () => {
+    const child = spawn(process.execPath, [CLI, "--help"], { stdio: ["ignore", "pipe", "pipe"] });
+    child.stdout.destroy();
+    let stderr = "";
+    child.stderr.on("data", (c: Buffer) => {
+      stderr += c.toString();
+    });
+    const code = await new Promise((resolve) => child.on("close", resolve));
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
   });
 
   it("an unknown option is a usage error (2)", async () => {

@@ -115,6 +115,13 @@ export async function main(argv: readonly string[]): Promise<number> {
   return exitCode;
 }
 
+// A reader that went away (`kopi-docka … | head`) must not end the run: a backup still has
+// containers to start again. What it would have read is dropped.
+for (const stream of [process.stdout, process.stderr])
+  stream.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE") throw error;
+  });
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
