@@ -209,7 +209,7 @@ function taskQueue(workers: number): {
   push: (task: () => Promise<void>) => void;
   done: () => Promise<void>;
 } {
-  let tasks: (() => Promise<void>)[] = [];
+  let tasks: ((() => Promise<void>) | undefined)[] = [];
   let next = 0;
   let active = 0;
   let failed = false;
@@ -219,7 +219,9 @@ function taskQueue(workers: number): {
   });
   const pump = () => {
     while (!failed && active < workers && next < tasks.length) {
-      const task = tasks[next++];
+      const task = tasks[next];
+      // The slot is let go at once: a task that has run keeps nothing of a large tree alive.
+      tasks[next++] = undefined;
       if (!task) continue;
       active++;
       task().then(
