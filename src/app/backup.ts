@@ -34,7 +34,7 @@ import {
   verifyStillRunning,
 } from "./containers.js";
 import type { Context } from "./context.js";
-import { discover, selectUnits } from "./discover.js";
+import { type Discovery, discover, selectUnits } from "./discover.js";
 import { type MaintenanceOutcome, maintainWhenDue } from "./maintenance.js";
 import { applyGlobalPolicy, syncSourcePolicy } from "./policy.js";
 import { checkFreeSpace, checkRepositoryWritable, estimateNewData, hasRoomFor } from "./preflight.js";
@@ -122,8 +122,7 @@ function planItems(
     backupId,
     scope,
     timestamp,
-    unitItems:
-      unit.volumes.length + unit.binds.length + (scope === "minimal" ? 0 : 2) + (scope === "full" ? 1 : 0),
+    unitItems: unitItemCount(unit, scope),
   };
   const excludesFor = (usedBy: readonly string[]) =>
     mergeExcludes(
@@ -170,21 +169,26 @@ export async function runBackup(ctx: Context, request: BackupRequest): Promise<B
   const { settings } = ctx;
   const scope = request.scope ?? settings.config.backup.backup_scope;
   const excludes = settings.config.backup.exclude_patterns;
-  // Kopia's reads (they change nothing) start now, beside the engine's discovery.
+  // Kopia's reads (they change nothing) start now, beside the engine's discovery. Should the run
+  // end before it needs them, they are let end first; their own failure is reported where used.
   const reads = request.dryRun ? undefined : readRepository(ctx);
-  reads?.catch(() => {});
-  const found = await discover(ctx.docker, request.format ?? settings.config.backup.backup_format).catch(
-    async (error: unknown) => {
-      await reads?.catch(() => {});
-      throw error;
-    },
+  const readsEnded = reads?.then(
+    () => undefined,
+    () => undefined,
   );
-  const { selected, unknown } = selectUnits(found.units, request.units);
-  if (unknown.length > 0) {
-    await reads?.catch(() => {});
-    throw new UsageError(
-      `unknown unit ${unknown.join(", ")}: known units are ${found.units.map((u) => u.name).join(", ") || "(none)"}; see \`kopi-docka list\``,
-    );
+  let found: Discovery;
+  let selected: BackupUnit[];
+  try {
+    found = await discover(ctx.docker, request.format ?? settings.config.backup.backup_format);
+    const selection = selectUnits(found.units, request.units);
+    if (selection.unknown.length > 0)
+      throw new UsageError(
+        `unknown unit ${selection.unknown.join(", ")}: known units are ${found.units.map((u) => u.name).join(", ") || "(none)"}; see \`kopi-docka list\``,
+      );
+    selected = selection.selected;
+  } catch (error) {
+    await readsEnded;
+    throw error;
   }
   const warnings: string[] = [];
 
@@ -374,9 +378,9 @@ interface StagedItem {
 /** A unit made ready while its containers still run; `result.status` is "failed" when it cannot be backed up. */
 interface PreparedUnit {
   unit: BackupUnit;
+  /** When its preparation began: the run record's start and the snapshots' `timestamp` tag. */
   started: Date;
   backupId: string;
-  timestamp: Date;
   items: PlannedItem[];
   /** Bytes of each item, as walked before the stop. */
   sizes: number[];
@@ -413,7 +417,6 @@ async function prepareUnit(
     unit,
     started,
     backupId,
-    timestamp: started,
     items,
     sizes: [],
     staged: [],
@@ -485,7 +488,7 @@ async function stageUnit(
     unit: unit.name,
     backupId: prepared.backupId,
     scope,
-    timestamp: prepared.timestamp,
+    timestamp: prepared.started,
     unitItems: unitItemCount(unit, scope),
   };
   const [recipe, networks, docker] = await Promise.all([
@@ -757,15 +760,16 @@ async function snapshotTar(
 
 /**
  * Saves a TAR stream as the item's snapshot (one file `volumes/<unit>/<volume>`, under a stable
- * source per volume). `produced` settles when the stream's producer has finished: when it fails,
- * kopia has saved a truncated stream, which is deleted, and the item fails.
+ * source per volume). `source` is the stream, or a producer handed kopia's stdin pipe. `produced`
+ * settles when the producer has finished: when it fails, kopia has saved a truncated stream,
+ * which is deleted, and the item fails.
  */
 async function snapshotTarStream(
   ctx: Context,
   unit: BackupUnit,
   item: PlannedItem,
   sizeBytes: number,
-  stream: Readable | StdinProducer,
+  source: Readable | StdinProducer,
   produced: Promise<void>,
 ): Promise<string> {
   const failed = produced.then(
@@ -780,7 +784,7 @@ async function snapshotTarStream(
       overrideSource: tarSourcePath(unit.name, item.name),
     },
     ctx.signal,
-    stream,
+    source,
   );
   const error = await failed;
   if (error) {
