@@ -2,6 +2,7 @@
 // cancellation through an AbortSignal, a bounded stderr tail, and redacted command lines.
 import { spawn } from "node:child_process";
 import type { Readable, Writable } from "node:stream";
+import { collectGarbageWhileStreaming } from "./memory.js";
 
 /**
  * Feeds a child's stdin without the bytes passing through this process: it receives the write end
@@ -107,6 +108,7 @@ export function startProcess(options: RunOptions & { streamStdout?: boolean }): 
     let timedOut = false;
     let killTimer: NodeJS.Timeout | undefined;
     let overflow = false;
+    let stopCollecting: (() => void) | undefined;
 
     const stop = () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
@@ -154,6 +156,8 @@ export function startProcess(options: RunOptions & { streamStdout?: boolean }): 
       child.stdin.on("error", () => {});
       if (typeof options.stdin === "function") options.stdin(child.stdin);
       else {
+        // The bytes pass through this process: their buffers are freed as they go.
+        stopCollecting = collectGarbageWhileStreaming();
         const source = options.stdin;
         source.on("error", () => child.stdin?.destroy());
         source.pipe(child.stdin);
@@ -184,6 +188,7 @@ export function startProcess(options: RunOptions & { streamStdout?: boolean }): 
       });
     });
     function cleanup() {
+      stopCollecting?.();
       if (timeout) clearTimeout(timeout);
       if (killTimer) clearTimeout(killTimer);
       options.signal?.removeEventListener("abort", onAbort);

@@ -2,7 +2,6 @@
 // that connect tar to kopia without a temporary copy on disk.
 import type { Readable } from "node:stream";
 import { ExternalError } from "../../domain/errors.js";
-import { collectGarbageWhileStreaming } from "../process/memory.js";
 import {
   describeCommand,
   lastLines,
@@ -63,8 +62,8 @@ export function tarWriter(dir: string, excludes: readonly string[], signal?: Abo
     settle = { resolve, reject };
   });
   const feed: StdinProducer = (stdin) => {
-    startProcess({ argv, stdoutTo: stdin, ...(signal ? { signal } : {}) }).done.then(
-      (result) => (result.exitCode === 0 ? settle?.resolve() : settle?.reject(tarFailure(argv, result))),
+    tarSucceeded(argv, startProcess({ argv, stdoutTo: stdin, ...(signal ? { signal } : {}) }).done).then(
+      () => settle?.resolve(),
       (error: unknown) => settle?.reject(error),
     );
   };
@@ -80,10 +79,14 @@ export function startTarWriter(
   const argv = tarCreateArgs(dir, excludes);
   const started = startProcess({ argv, streamStdout: true, ...(signal ? { signal } : {}) });
   if (!started.stdout) throw new Error("tar: no stdout");
-  const done = started.done.then((result) => {
+  return { stream: started.stdout, done: tarSucceeded(argv, started.done) };
+}
+
+/** Resolves when tar exits 0; otherwise rejects with what it said. */
+function tarSucceeded(argv: readonly string[], done: Promise<RunResult>): Promise<void> {
+  return done.then((result) => {
     if (result.exitCode !== 0) throw tarFailure(argv, result);
   });
-  return { stream: started.stdout, done };
 }
 
 /**
@@ -100,11 +103,7 @@ export async function extractTar(archive: Readable, dir: string, signal?: AbortS
   archive.on("error", (error: Error) => guard.destroy(error));
   archive.pipe(guard);
   const argv = tarExtractArgs(dir);
-  // The archive passes through this process (the guard reads it): its buffers are freed as it goes.
-  const stopCollecting = collectGarbageWhileStreaming();
-  const result = await startProcess({ argv, stdin: guard, ...(signal ? { signal } : {}) }).done.finally(
-    stopCollecting,
-  );
+  const result = await startProcess({ argv, stdin: guard, ...(signal ? { signal } : {}) }).done;
   // Set by the guard's error handler while tar ran.
   const refusal = refused as Error | undefined;
   if (refusal instanceof UnsafeTarMemberError)
