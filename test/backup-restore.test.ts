@@ -41,6 +41,7 @@ interface BackupJson {
     notRestarted: unknown[];
     error?: string;
   }[];
+  maintenance?: string;
 }
 
 let ws: Workspace;
@@ -230,6 +231,14 @@ describe("cold backup and restore, direct format", () => {
 
     expect(await states()).toEqual(statesBefore);
     expect(await containerStartedAt(`${project}_db_1`)).not.toBe(startedBefore);
+    // Kopia's maintenance, after the containers are up: full on the first run, recorded (0600).
+    expect(report.maintenance).toBe("full");
+    const recorded = path.join(ws.dir, "state", "maintenance.json");
+    expect((await fs.stat(recorded)).mode & 0o777).toBe(0o600);
+    expect(JSON.parse(await fs.readFile(recorded, "utf8"))).toMatchObject({
+      quick: expect.any(String),
+      full: expect.any(String),
+    });
   });
 
   it("tags every snapshot as the repository contract says", async () => {
@@ -337,6 +346,8 @@ describe("cold backup and restore, direct format", () => {
     const sizeBefore = await du(ws.repoDir);
     const result = await cli(["backup", "--unit", project, "--json"]);
     expect(result.code, result.stderr).toBe(0);
+    // Within the hour of the last maintenance, none runs.
+    expect((JSON.parse(result.stdout) as BackupJson).maintenance).toBe("not due");
     const growth = (await du(ws.repoDir)) - sizeBefore;
     // Kopia stores again the content-defined chunks (2 to 8 MiB) around the change: with this
     // reproducible data that is under 5 MiB, against about 85 MiB of data in the volume.

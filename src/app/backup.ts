@@ -288,7 +288,7 @@ export async function runBackup(ctx: Context, request: BackupRequest): Promise<B
             maintenanceOutcome = outcome;
           },
           (error: unknown) => {
-            warnings.push(`kopia maintenance failed: ${errorMessage(error)}`);
+            warnings.push(errorMessage(error));
           },
         );
       await finished;

@@ -2,6 +2,7 @@
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { writePrivateFile } from "../adapters/fs/private-file.js";
+import { errorMessage } from "../domain/errors.js";
 import { type MaintenanceState, maintenanceDue } from "../domain/maintenance.js";
 import type { Context } from "./context.js";
 
@@ -21,7 +22,10 @@ async function readState(file: string): Promise<MaintenanceState> {
   }
 }
 
-/** Runs quick or full maintenance when due (see domain/maintenance.ts) and records when. */
+/**
+ * Runs quick or full maintenance when due (see domain/maintenance.ts) and records when. Its
+ * errors say in one line which step failed.
+ */
 export async function maintainWhenDue(
   ctx: Pick<Context, "kopia" | "settings" | "clock">,
 ): Promise<MaintenanceOutcome> {
@@ -30,14 +34,23 @@ export async function maintainWhenDue(
   const now = ctx.clock.now();
   const due = maintenanceDue(state, now);
   if (!due) return "not due";
-  const ran = await ctx.kopia.maintenance(due === "full");
+  let ran: "ran" | "skipped";
+  try {
+    ran = await ctx.kopia.maintenance(due === "full");
+  } catch (error) {
+    throw new Error(`kopia ${due} maintenance failed: ${errorMessage(error)}`);
+  }
   const at = now.toISOString();
-  await writePrivateFile(
-    file,
-    `${JSON.stringify({ ...state, quick: at, ...(due === "full" ? { full: at } : {}) })}\n`,
-    {
-      overwrite: true,
-    },
-  );
+  try {
+    await writePrivateFile(
+      file,
+      `${JSON.stringify({ ...state, quick: at, ...(due === "full" ? { full: at } : {}) })}\n`,
+      { overwrite: true },
+    );
+  } catch (error) {
+    throw new Error(
+      `kopia ${due} maintenance ran, but its time could not be recorded in ${file} (it runs again next time): ${errorMessage(error)}`,
+    );
+  }
   return ran === "skipped" ? "not owner" : due;
 }

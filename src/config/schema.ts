@@ -40,7 +40,9 @@ export const backupSectionSchema = z
     state_directory: z
       .string()
       .default("/var/lib/kopi-docka")
-      .describe("(kopi-docka TS) the run lock and the journal of stopped containers (local disk)"),
+      .describe(
+        "(kopi-docka TS) the run lock, the journal of stopped containers and when maintenance last ran (local disk)",
+      ),
     backup_scope: z.enum(["minimal", "standard", "full"]).default("standard"),
     backup_format: z.enum(["direct", "tar"]).default("direct").describe("(kopi-docka TS) format for volumes"),
     stop_timeout: seconds.default(30).describe("seconds a container gets to stop before it is killed"),

@@ -41,6 +41,24 @@ describe("localStatus", () => {
     }
   });
 
+  it("a config file that is not kopia's (not even JSON) is one clear error (exit 4), not a crash", async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), "kopi-docka-status-"));
+    try {
+      const configFile = path.join(dir, "repository.config");
+      await fs.writeFile(configFile, "{ truncated");
+      const error = await client(configFile)
+        .localStatus()
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(KopiaError);
+      expect((error as KopiaError).message).toBe(
+        `kopia's config file ${configFile} is not one kopia wrote: run \`kopi-docka init\``,
+      );
+      expect((error as KopiaError).exitCode).toBe(4);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it("a missing config file means the repository is not connected (exit 4), without starting kopia", async () => {
     const error = await client("/nonexistent/repository.config")
       .localStatus()

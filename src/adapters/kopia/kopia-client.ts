@@ -269,7 +269,13 @@ export class KopiaClient {
         {},
       );
     }
-    const parsed = kopiaConfigFileSchema.safeParse(JSON.parse(text));
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    const parsed = kopiaConfigFileSchema.safeParse(json);
     if (!parsed.success)
       throw new KopiaError(
         `kopia's config file ${file} is not one kopia wrote: run \`kopi-docka init\``,
