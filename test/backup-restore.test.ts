@@ -408,6 +408,27 @@ describe("cold backup and restore, direct format", () => {
     await fs.rm(path.join(dbData, "new-file"));
   });
 
+  it("the recipe failing after the start fails the unit in one line: containers running, no partial restore point", async () => {
+    const statesBefore = await states();
+    const pointsBefore = (await ws.json<{ restorePoints: unknown[] }>(["snapshots", "--unit", project]))
+      .restorePoints;
+    const running = ws.start(["backup", "--unit", project, "--json"]);
+    const kopia = await waitForProcesses(
+      (c) => c.includes("snapshot\0create") && c.includes(path.join(ws.dir, "staging", "recipes")),
+    );
+    expect(kopia.length).toBeGreaterThan(0);
+    for (const pid of kopia) process.kill(pid, "SIGKILL");
+    const { code, stdout } = await running.done;
+    expect(code).toBe(1);
+    const unit = (JSON.parse(stdout) as BackupJson).units[0];
+    expect(unit?.status).toBe("failed");
+    expect(unit?.error).toMatch(/^data snapshots saved, but the unit's recipe could not be saved: [^\n]+$/);
+    expect(await states()).toEqual(statesBefore);
+    const pointsAfter = (await ws.json<{ restorePoints: unknown[] }>(["snapshots", "--unit", project]))
+      .restorePoints;
+    expect(pointsAfter).toHaveLength(pointsBefore.length);
+  });
+
   it("a read-only repository is found before anything is stopped (exit 4)", async () => {
     const startedAt = await containerStartedAt(`${project}_db_1`);
     await execFileAsync("mount", ["--bind", ws.repoDir, ws.repoDir]);
