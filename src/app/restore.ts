@@ -401,7 +401,7 @@ async function restorePlanned(
     const swapped: DataTarget[] = [];
     let phase = "restore";
     let inconsistent = false;
-    let dropping: Promise<unknown> | undefined;
+    let dropOutOfSight = false;
     const stageMs: number[] = [];
     const stage = async (target: DataTarget) => {
       const started = Date.now();
@@ -442,9 +442,11 @@ async function restorePlanned(
       }
       report.items = planItems.map((i, index) => ({ ...i, restored: true, stageMs: stageMs[index] }));
       // The new data is in place: the old copies go. One the containers would see goes before
-      // they start; the others from now on, while they start and settle.
+      // they start; the others once they have started, while they settle (not during the starts:
+      // thousands of unlinks fill the file system's journal, and the engine's own writes for a
+      // start wait behind them, which kept the containers down 0.5 s longer at 20,000 files).
       for (const target of targets) if (!target.outOfSight) await dropSafety(ctx, target);
-      dropping = Promise.all(targets.filter((t) => t.outOfSight).map((t) => dropSafety(ctx, t)));
+      dropOutOfSight = true;
     } catch (error) {
       const notUndone: string[] = [];
       for (const target of swapped.reverse()) {
@@ -483,7 +485,7 @@ async function restorePlanned(
             toStart.filter((c) => !failedToStart.has(c.name)),
             RESTORE_SETTLE_MS,
           ),
-          dropping,
+          dropOutOfSight && Promise.all(targets.filter((t) => t.outOfSight).map((t) => dropSafety(ctx, t))),
         ]);
         report.notRestarted.push(...problems);
       }
