@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Composition root: parses argv, runs one command, and is the one place errors become exit codes.
 import { Command, CommanderError } from "commander";
+import { keepYoungGenerationSmall } from "../adapters/process/memory.js";
 import { ExitCode, ExternalError, InterruptedError, KopiDockaError } from "../domain/errors.js";
 import { VERSION } from "../version.js";
 import { registerBackup } from "./commands/backup.js";
@@ -114,6 +115,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     return signal.reason instanceof InterruptedError ? signal.reason.exitCode : ExitCode.interrupted;
   return exitCode;
 }
+
+keepYoungGenerationSmall();
 
 // A reader that went away (`kopi-docka … | head`) must not end the run: a backup still has
 // containers to start again. What it would have read is dropped.

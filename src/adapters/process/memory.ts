@@ -21,6 +21,21 @@ function collector(): Collect | undefined {
   return collect;
 }
 
+/**
+ * Keeps V8's young generation at its starting size (two semi-spaces of 1 MB) instead of letting it
+ * grow to 2 x 16 MB when many new objects survive, as they do in a walk of a large tree (20,000
+ * files: 97 -> 68 MB peak for the walk alone, no slower). For the whole process: call it first.
+ * V8 reads the growth factor at each decision to grow, so it can be set while running (1 is the
+ * smallest valid value: the new space never grows).
+ */
+export function keepYoungGenerationSmall(): void {
+  try {
+    setFlagsFromString("--semi-space-growth-factor=1");
+  } catch {
+    // Memory only: the command runs the same without it.
+  }
+}
+
 /** Runs a young-generation collection every `intervalMs` until the returned function is called. */
 export function collectGarbageWhileStreaming(intervalMs = 20): () => void {
   const gc = collector();
