@@ -17,7 +17,7 @@ import { parseArgs, promisify } from "node:util";
 const execFileAsync = promisify(execFile);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const CLI = path.join(ROOT, "dist/cli/main.js");
-const RSS_HOOK = path.join(ROOT, "scripts/bench-rss.cjs");
+const RSS_HOOK = path.join(ROOT, "scripts/bench-rss.mjs");
 const MiB = 1024 * 1024;
 
 const { values: opt } = parseArgs({
@@ -84,7 +84,7 @@ const docker = (...args) => run("docker", args);
 function timed(cmd, args, { env = {}, rss = false } = {}) {
   return new Promise((resolve, reject) => {
     const rssFile = rss ? path.join(os.tmpdir(), `kopi-docka-bench-rss-${id}-${randomUUID()}`) : undefined;
-    const fullArgs = rss ? ["--require", RSS_HOOK, ...args] : args;
+    const fullArgs = rss ? ["--import", RSS_HOOK, ...args] : args;
     const started = process.hrtime.bigint();
     const child = spawn(cmd, fullArgs, {
       env: { ...process.env, ...env, ...(rssFile ? { KOPI_DOCKA_BENCH_RSS_FILE: rssFile } : {}) },

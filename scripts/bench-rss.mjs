@@ -1,10 +1,8 @@
-// Loaded by the benchmark into the kopi-docka process under test (`node --require`): on exit it
+// Loaded by the benchmark into the kopi-docka process under test (`node --import`): on exit it
 // writes that process's own peak resident set size (KiB, VmHWM from /proc/self/status; its
 // children not counted) and the peaks of its heap and buffers, sampled every 50 ms. VmHWM, not
 // getrusage's ru_maxrss: that survives execve, so it would report the benchmark's own peak.
-// CommonJS, like the CLI: an ES module loaded first would start Node's thread pool before the CLI
-// sets its size.
-const { readFileSync, writeFileSync } = require("node:fs");
+import { readFileSync, writeFileSync } from "node:fs";
 
 const out = process.env.KOPI_DOCKA_BENCH_RSS_FILE;
 if (out) {
