@@ -1,9 +1,12 @@
 import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   dropSafetyCopy,
+  removeTree,
   repairInterruptedSwap,
   SAFETY_SUFFIX,
   STAGING_SUFFIX,
@@ -174,5 +177,69 @@ describe("repairInterruptedSwap", () => {
     await makeDir(target, { "a.txt": "a" });
     expect(await repairInterruptedSwap(target)).toEqual([]);
     expect(await listing()).toEqual(["_data"]);
+  });
+});
+
+describe("removeTree", () => {
+  it("removes a large tree: nested directories, many files, long and non-UTF-8 names, empty directories", async () => {
+    const dir = path.join(tmp, "old");
+    const long = "x".repeat(180);
+    for (let d = 0; d < 12; d++)
+      for (let s = 0; s < 5; s++) {
+        const sub = path.join(dir, `d${d}`, `s${s}`);
+        await fs.mkdir(sub, { recursive: true });
+        for (let f = 0; f < 10; f++) await fs.writeFile(path.join(sub, `f${f}`), `${d}/${s}/${f}`);
+      }
+    // More than one batch of arguments for one rm: 1,000 names of about 190 bytes in one directory.
+    await fs.mkdir(path.join(dir, "flat"));
+    for (let f = 0; f < 1000; f++) await fs.writeFile(path.join(dir, "flat", `${long}${f}`), "");
+    await fs.mkdir(path.join(dir, "empty", "deeper"), { recursive: true });
+    const latin1 = Buffer.concat([Buffer.from(`${dir}/`), Buffer.from([0x63, 0x61, 0x66, 0xe9])]);
+    await fs.mkdir(latin1);
+    await fs.writeFile(Buffer.concat([latin1, Buffer.from("/inside")]), "x");
+    await removeTree(dir);
+    expect(await exists(dir)).toBe(false);
+    expect(await listing()).toEqual([]);
+  });
+
+  it("follows no symlink: what a link inside points to stays", async () => {
+    const outside = path.join(tmp, "outside");
+    await makeDir(outside, { "keep.txt": "keep", "sub/keep2.txt": "keep2" });
+    const dir = path.join(tmp, "old");
+    await makeDir(dir, { "a.txt": "a" });
+    await fs.symlink(outside, path.join(dir, "to-outside"));
+    await fs.mkdir(path.join(dir, "nested"));
+    await fs.symlink(path.join(outside, "sub"), path.join(dir, "nested", "to-sub"));
+    await removeTree(dir);
+    expect(await exists(dir)).toBe(false);
+    expect(await read(outside, "keep.txt")).toBe("keep");
+    expect(await read(outside, "sub/keep2.txt")).toBe("keep2");
+  });
+
+  it("removes a file or a symlink given as the root, and accepts a path that is not there", async () => {
+    await fs.writeFile(path.join(tmp, "file"), "x");
+    await makeDir(path.join(tmp, "real"), { "keep.txt": "keep" });
+    await fs.symlink(path.join(tmp, "real"), path.join(tmp, "link"));
+    await removeTree(path.join(tmp, "file"));
+    await removeTree(path.join(tmp, "link"));
+    await removeTree(path.join(tmp, "missing"));
+    expect(await listing()).toEqual(["real"]);
+    expect(await read(path.join(tmp, "real"), "keep.txt")).toBe("keep");
+  });
+
+  it("does not enter another file system mounted inside: it fails, and what is mounted stays", async () => {
+    const dir = path.join(tmp, "old");
+    await makeDir(dir, { "a.txt": "a", "b/c.txt": "c" });
+    const mount = path.join(dir, "b", "mnt");
+    await fs.mkdir(mount);
+    await promisify(execFile)("mount", ["-t", "tmpfs", "-o", "size=1m", "kd-test", mount]);
+    try {
+      await fs.writeFile(path.join(mount, "precious.txt"), "precious");
+      await expect(removeTree(dir)).rejects.toThrow(/rm failed/);
+      expect(await read(mount, "precious.txt")).toBe("precious");
+      expect(await exists(path.join(dir, "a.txt"))).toBe(false);
+    } finally {
+      await promisify(execFile)("umount", [mount]);
+    }
   });
 });
