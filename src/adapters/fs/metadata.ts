@@ -28,6 +28,7 @@ import {
   printableBytes,
   upgradeFsMetadata,
 } from "../../domain/fs-metadata.js";
+import { mapLimited } from "./tree.js";
 
 /** How many file-system calls the walk and the apply keep in flight at once. */
 const CONCURRENCY = 64;
@@ -259,18 +260,6 @@ function taskQueue(workers: number): {
       return finished;
     },
   };
-}
-
-/** Runs fn for every item, at most CONCURRENCY at once. */
-async function mapLimited<T>(items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await fn(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, items.length) }, worker));
 }
 
 // The callback API: for many small calls it is several times faster than fs.promises.
@@ -579,7 +568,7 @@ export async function applyFsMetadataFull(
     const abs = await guard(rel);
     if (abs) fileTimes.push([abs, mtimeNs]);
   }
-  await mapLimited([...fileTimes, ...madeSpecials], async ([abs, mtimeNs]) => {
+  await mapLimited([...fileTimes, ...madeSpecials], CONCURRENCY, async ([abs, mtimeNs]) => {
     try {
       const st = await fs.lstat(abs);
       if (st.isDirectory() || st.isSymbolicLink()) return;
@@ -601,7 +590,7 @@ export async function applyFsMetadataFull(
     else byDepth.set(depth, [[abs, mtimeNs]]);
   }
   for (const depth of [...byDepth.keys()].sort((a, b) => b - a)) {
-    await mapLimited(byDepth.get(depth) ?? [], async ([abs, mtimeNs]) => {
+    await mapLimited(byDepth.get(depth) ?? [], CONCURRENCY, async ([abs, mtimeNs]) => {
       const seconds = microsecondSeconds(mtimeNs);
       try {
         const st = await fs.lstat(abs);

@@ -4,8 +4,8 @@
 import { isUtf8 } from "node:buffer";
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import { runProcess } from "../process/runner.js";
-import { pathExists } from "./tree.js";
+import { lastLines, runProcess } from "../process/runner.js";
+import { mapLimited, pathExists } from "./tree.js";
 
 export const STAGING_SUFFIX = ".kopi-docka-new";
 export const SAFETY_SUFFIX = ".kopi-docka-old";
@@ -107,7 +107,7 @@ export async function removeTree(dir: string): Promise<void> {
       }
       dirs = next;
     }
-    pieces.push(...dirs.filter((d) => d !== dir));
+    pieces.push(...dirs);
   }
   // About equal shares, none longer than BATCH_BYTES.
   const share = Math.ceil(pieces.length / REMOVERS);
@@ -115,7 +115,7 @@ export async function removeTree(dir: string): Promise<void> {
   let batch: string[] = [];
   let bytes = 0;
   for (const piece of pieces) {
-    if (batch.length >= share || bytes + piece.length >= BATCH_BYTES) {
+    if (batch.length >= share || (batch.length > 0 && bytes + piece.length >= BATCH_BYTES)) {
       batches.push(batch);
       batch = [];
       bytes = 0;
@@ -124,17 +124,16 @@ export async function removeTree(dir: string): Promise<void> {
     bytes += piece.length + 1;
   }
   if (batch.length > 0) batches.push(batch);
-  const remove = async (paths: readonly string[]) => {
-    const result = await runProcess({ argv: ["rm", "-rf", "--one-file-system", "--", ...paths] });
-    if (result.exitCode !== 0) throw new Error(`rm failed: ${result.stderrTail.trim()}`);
-  };
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(REMOVERS, batches.length) }, async () => {
-      while (next < batches.length) await remove(batches[next++] as string[]);
-    }),
-  );
+  const remove = (paths: readonly string[]) => runTool(["rm", "-rf", "--one-file-system", "--", ...paths]);
+  await mapLimited(batches, REMOVERS, remove);
   await remove([dir]);
+}
+
+/** Runs a small tool that says nothing when it succeeds; a failure is its last line of stderr. */
+async function runTool(argv: readonly string[]): Promise<void> {
+  const result = await runProcess({ argv });
+  if (result.exitCode !== 0)
+    throw new Error(`${argv.slice(0, 2).join(" ")} failed: ${lastLines(result.stderrTail, 1)}`);
 }
 
 /**
@@ -143,6 +142,5 @@ export async function removeTree(dir: string): Promise<void> {
  * containers still run (the engine would otherwise wait for it when it stops them).
  */
 export async function flushToDisk(dir: string): Promise<void> {
-  const result = await runProcess({ argv: ["sync", "-f", dir] });
-  if (result.exitCode !== 0) throw new Error(`sync -f ${dir} failed: ${result.stderrTail.trim()}`);
+  await runTool(["sync", "-f", dir]);
 }

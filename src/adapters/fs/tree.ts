@@ -32,3 +32,16 @@ export async function isEmptyOrMissing(dir: string): Promise<boolean> {
     return (error as NodeJS.ErrnoException).code === "ENOENT";
   }
 }
+
+/** Runs fn for every item, at most `limit` at once, in order of start. */
+export async function mapLimited<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
