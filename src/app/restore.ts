@@ -401,7 +401,6 @@ async function restorePlanned(
     const swapped: DataTarget[] = [];
     let phase = "restore";
     let inconsistent = false;
-    let dropOutOfSight = false;
     const stageMs: number[] = [];
     const stage = async (target: DataTarget) => {
       const started = Date.now();
@@ -446,7 +445,6 @@ async function restorePlanned(
       // thousands of unlinks fill the file system's journal, and the engine's own writes for a
       // start wait behind them, which kept the containers down 0.5 s longer at 20,000 files).
       for (const target of targets) if (!target.outOfSight) await dropSafety(ctx, target);
-      dropOutOfSight = true;
     } catch (error) {
       const notUndone: string[] = [];
       for (const target of swapped.reverse()) {
@@ -485,7 +483,9 @@ async function restorePlanned(
             toStart.filter((c) => !failedToStart.has(c.name)),
             RESTORE_SETTLE_MS,
           ),
-          dropOutOfSight && Promise.all(targets.filter((t) => t.outOfSight).map((t) => dropSafety(ctx, t))),
+          // Status still ok: every swap went through (a failure set it in the catch).
+          report.status === "ok" &&
+            Promise.all(targets.filter((t) => t.outOfSight).map((t) => dropSafety(ctx, t))),
         ]);
         report.notRestarted.push(...problems);
       }
