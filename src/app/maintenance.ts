@@ -1,6 +1,7 @@
 // Kopia's maintenance, run by the backup once its containers are up, when it is due.
 import { promises as fs } from "node:fs";
 import path from "node:path";
+import { z } from "zod";
 import { writePrivateFile } from "../adapters/fs/private-file.js";
 import { errorMessage } from "../domain/errors.js";
 import { type MaintenanceState, maintenanceDue } from "../domain/maintenance.js";
@@ -13,10 +14,12 @@ function stateFile(ctx: Pick<Context, "settings">): string {
   return path.join(ctx.settings.config.backup.state_directory, "maintenance.json");
 }
 
+const stateSchema = z.object({ quick: z.string().optional(), full: z.string().optional() });
+
+/** The recorded times; a missing, unreadable or malformed file counts as never (maintenance is due). */
 async function readState(file: string): Promise<MaintenanceState> {
   try {
-    const parsed: unknown = JSON.parse(await fs.readFile(file, "utf8"));
-    return parsed && typeof parsed === "object" ? (parsed as MaintenanceState) : {};
+    return stateSchema.safeParse(JSON.parse(await fs.readFile(file, "utf8"))).data ?? {};
   } catch {
     return {};
   }
