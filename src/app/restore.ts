@@ -20,6 +20,7 @@ import { createTarGuard } from "../adapters/tar/tar-guard.js";
 import { ExitCode, ExternalError, errorMessage, InterruptedError, UsageError } from "../domain/errors.js";
 import { FS_METADATA_FILE } from "../domain/fs-metadata.js";
 import { type Container, isRunning } from "../domain/model.js";
+import { isAtOrBelow } from "../domain/paths.js";
 import { relocateBind } from "../domain/recipe.js";
 import type { RestorePoint, RestorePointItem } from "../domain/restore-points.js";
 import { errorDetail, type RunErrorDetail, type RunRecord } from "../domain/run-record.js";
@@ -243,9 +244,7 @@ function usesTargets(container: Container, volumeNames: Set<string>, bindSources
   return container.mounts.some((m) =>
     m.kind === "volume"
       ? volumeNames.has(m.name)
-      : [...bindSources].some(
-          (s) => m.source === s || m.source.startsWith(`${s}/`) || s.startsWith(`${m.source}/`),
-        ),
+      : [...bindSources].some((s) => isAtOrBelow(m.source, s) || isAtOrBelow(s, m.source)),
   );
 }
 
@@ -520,10 +519,8 @@ async function restorePlanned(
  * every container's sight: no container bind-mounts the directory holding them, or one above it.
  */
 export function besideIsOutOfSight(target: string, containers: readonly Container[]): boolean {
-  const beside = `${path.dirname(target).replace(/\/+$/, "")}/`;
-  return !containers.some((c) =>
-    c.mounts.some((m) => m.kind === "bind" && beside.startsWith(`${m.source.replace(/\/+$/, "")}/`)),
-  );
+  const beside = path.dirname(target);
+  return !containers.some((c) => c.mounts.some((m) => m.kind === "bind" && isAtOrBelow(beside, m.source)));
 }
 
 /**

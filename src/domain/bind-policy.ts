@@ -1,5 +1,6 @@
 // Which bind-mount sources are user data worth backing up, and which are host internals.
 import path from "node:path";
+import { isAtOrBelow } from "./paths.js";
 
 /** Paths that are never backed up, with everything below them. */
 export const HOST_INTERNAL_TREES: readonly string[] = [
@@ -19,10 +20,6 @@ export const HOST_INTERNAL_TREES: readonly string[] = [
   "/var/lib/docker",
   "/var/lib/containerd",
 ];
-
-function isAtOrBelow(candidate: string, root: string): boolean {
-  return candidate === root || candidate.startsWith(root.endsWith("/") ? root : `${root}/`);
-}
 
 /**
  * Returns why a bind source must not be backed up, or undefined when it is user data.

@@ -3,6 +3,7 @@
 // manifest of what of the unit is and is not protected.
 import path from "node:path";
 import { COMPOSE_CONFIG_FILES_LABEL, COMPOSE_WORKING_DIR_LABEL, type Container } from "./model.js";
+import { isAtOrBelow } from "./paths.js";
 
 export const REDACTED = "***REDACTED***";
 /** Our own file in a recipe: the unit's kind, original working directory and compose file paths. */
@@ -98,7 +99,7 @@ export function resolveThroughMounts(
     for (const m of c.mounts) {
       if (m.kind !== "bind") continue;
       const dest = m.destination.replace(/\/+$/, "");
-      if (file === dest || file.startsWith(`${dest}/`))
+      if (isAtOrBelow(file, dest))
         candidates.push({ depth: dest.length, host: path.join(m.source, file.slice(dest.length)) });
     }
   return [...new Set(candidates.sort((a, b) => b.depth - a.depth).map((c) => c.host))];
