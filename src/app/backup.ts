@@ -23,6 +23,7 @@ import {
   recipeTags,
   type Tags,
   volumeTags,
+  withSparseFiles,
 } from "../domain/tags.js";
 import { planStops } from "../domain/units.js";
 import { VERSION } from "../version.js";
@@ -714,7 +715,7 @@ async function saveAfterStart(
         ctx.kopia.snapshotCreate(
           "-",
           {
-            tags: item.metadataTags,
+            tags: withSparseFiles(item.metadataTags, metadata.sparseFiles),
             stdinFile: FS_METADATA_FILE,
             overrideSource: fsMetadataSourcePath(unit.name, item.kind, item.name),
           },

@@ -46,6 +46,11 @@ export interface FsMetadata {
   files: [string, string][];
   /** Entries whose own name is not valid UTF-8: their relative paths as base64 of the raw bytes. */
   nonUtf8Names: string[];
+  /**
+   * How many regular files had holes (fewer bytes allocated than their size) when the tree was
+   * walked. Absent in records written before it was counted: then nothing is known.
+   */
+  sparseFiles?: number;
 }
 
 /** The first record, which only kept directory mtimes. Still read and applied. */

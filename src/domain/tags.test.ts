@@ -6,12 +6,14 @@ import {
   encodeJsonTag,
   formatFromTags,
   fsMetadataTags,
+  mayHoldHoles,
   parseTimestampTag,
   SNAPSHOT_KINDS,
   scopeFromTags,
   stripTagPrefix,
   tagArgs,
   volumeTags,
+  withSparseFiles,
 } from "./tags.js";
 
 const timestamp = new Date(Date.UTC(2024, 0, 2, 3, 4, 5, 678));
@@ -123,6 +125,25 @@ describe("fsMetadataTags", () => {
       for_type: "bind",
       bind_source: "/srv/shop/uploads",
     });
+  });
+});
+
+describe("withSparseFiles / mayHoldHoles", () => {
+  const tags = fsMetadataTags({ ...common, for: "volume", volume: "shop_db" });
+
+  it("adds the count of files with holes to a record's tags, nothing when it is unknown", () => {
+    expect(withSparseFiles(tags, 0)).toStrictEqual({ ...tags, sparse_files: "0" });
+    expect(withSparseFiles(tags, 3)).toStrictEqual({ ...tags, sparse_files: "3" });
+    expect(withSparseFiles(tags, undefined)).toStrictEqual(tags);
+  });
+
+  it("says no holes only for a record that counted none", () => {
+    expect(mayHoldHoles(withSparseFiles(tags, 0))).toBe(false);
+    expect(mayHoldHoles(withSparseFiles(tags, 1))).toBe(true);
+    // Records written before the count, snapshots with no record (older tools): unknown.
+    expect(mayHoldHoles(tags)).toBe(true);
+    expect(mayHoldHoles(undefined)).toBe(true);
+    expect(mayHoldHoles({ ...tags, sparse_files: "" })).toBe(true);
   });
 });
 

@@ -107,6 +107,24 @@ export function fsMetadataTags(
   };
 }
 
+/**
+ * A metadata record's tags with the number of files with holes its walk found (`sparse_files`),
+ * known only once the data snapshot's walk is done.
+ */
+export function withSparseFiles(tags: Tags, sparseFiles: number | undefined): Tags {
+  return sparseFiles === undefined ? tags : { ...tags, sparse_files: String(sparseFiles) };
+}
+
+/**
+ * Whether a direct snapshot may hold files with holes, from its metadata record's tags (none
+ * when it has no record): only a record that counted none says no. Restoring with holes costs
+ * time (Kopia checks every block for zeros and writes around them); without, a file with holes
+ * would be written out in full.
+ */
+export function mayHoldHoles(metadataTags: Tags | undefined): boolean {
+  return metadataTags?.sparse_files !== "0";
+}
+
 /** Kopia returns user tags as `"tag:key": "value"`; this strips the prefix and drops Kopia's own. */
 export function stripTagPrefix(raw: Readonly<Record<string, string>> | undefined): Tags {
   const tags: Tags = {};

@@ -153,13 +153,32 @@ describe("collectFsMetadata", () => {
     const root = path.join(tmp, "empty");
     await fs.mkdir(root);
     await fs.utimes(root, T.c, T.c);
-    expect(await collectFsMetadata(root)).toEqual(v2({ dirs: [[".", ns(T.c)]] }));
+    expect(await collectFsMetadata(root)).toEqual(v2({ dirs: [[".", ns(T.c)]], sparseFiles: 0 }));
   });
 
   it("records nothing for a file", async () => {
     const file = path.join(tmp, "file");
     await fs.writeFile(file, "x");
-    expect(await collectFsMetadata(file)).toEqual(v2({}));
+    expect(await collectFsMetadata(file)).toEqual(v2({ sparseFiles: 0 }));
+  });
+
+  it("counts the regular files with holes (fewer blocks than their size), nothing else", async () => {
+    const root = path.join(tmp, "holes");
+    await fs.mkdir(path.join(root, "d"), { recursive: true });
+    // Written out in full, zeros included: no holes.
+    await fs.writeFile(path.join(root, "zeros"), Buffer.alloc(256 * 1024));
+    await fs.writeFile(path.join(root, "small"), "x");
+    await fs.writeFile(path.join(root, "empty"), "");
+    const full = await collectFsMetadata(root);
+    expect(full.sparseFiles).toBe(0);
+    // A file extended past its end, and one with a hole in the middle.
+    await fs.truncate(path.join(root, "zeros"), 64 * 1024 * 1024);
+    const middle = await fs.open(path.join(root, "d", "middle"), "w");
+    await middle.write("start");
+    await middle.write("end", 32 * 1024 * 1024);
+    await middle.close();
+    expect((await collectFsMetadata(root)).sparseFiles).toBe(2);
+    expect(parseFsMetadata(JSON.stringify(await collectFsMetadata(root))).sparseFiles).toBe(2);
   });
 
   it("fails for a missing root", async () => {
@@ -584,10 +603,12 @@ describe("parseFsMetadata", () => {
     expect(parseFsMetadata(JSON.stringify(metadata))).toEqual(metadata);
   });
 
-  it("reads version-1 documents into the current shape", () => {
-    expect(
-      parseFsMetadata(JSON.stringify({ kind: FS_METADATA_KIND, version: 1, dirs: [[".", "-5"]] })),
-    ).toEqual(v2({ dirs: [[".", "-5"]] }));
+  it("reads version-1 documents into the current shape, with no count of files with holes", () => {
+    const parsed = parseFsMetadata(
+      JSON.stringify({ kind: FS_METADATA_KIND, version: 1, dirs: [[".", "-5"]] }),
+    );
+    expect(parsed).toEqual(v2({ dirs: [[".", "-5"]] }));
+    expect(parsed).not.toHaveProperty("sparseFiles");
   });
 
   it("ignores fields, tuple elements and special types it does not know, and defaults lists to []", () => {

@@ -51,8 +51,9 @@ export async function collectFsMetadata(
   options: CollectFsMetadataOptions = {},
 ): Promise<FsMetadata> {
   const metadata = emptyFsMetadata();
+  let sparseFiles = 0;
   const rootStat = await fs.lstat(root, { bigint: true });
-  if (!rootStat.isDirectory()) return metadata;
+  if (!rootStat.isDirectory()) return { ...metadata, sparseFiles };
   const resolvedRoot = path.resolve(root);
   const seen = new Set<string>();
   const links = new Map<string, { rel: string; mtimeNs: bigint }[]>();
@@ -66,6 +67,8 @@ export async function collectFsMetadata(
       if (!st) return;
       if (st.isDirectory()) metadata.dirs.push([rel, st.mtimeNs.toString()]);
       else if (st.isFile()) {
+        // GNU tar's test for a sparse file: fewer 512-byte blocks allocated than the size needs.
+        if (st.blocks * 512n < st.size) sparseFiles++;
         if (st.nlink > 1n) {
           const key = `${st.dev}:${st.ino}`;
           const group = links.get(key);
@@ -103,7 +106,7 @@ export async function collectFsMetadata(
   metadata.specials.sort((a, b) => compareRel(a[0], b[0]));
   metadata.xattrs.sort((a, b) => compareRel(a[0], b[0]) || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
   metadata.nonUtf8Names.sort();
-  return metadata;
+  return { ...metadata, sparseFiles };
 }
 
 /**
@@ -443,6 +446,7 @@ const fsMetadataSchema = z
       .default([]),
     files: z.array(z.tuple([z.string(), nsString]).rest(z.unknown())).default([]),
     nonUtf8Names: z.array(z.string()).default([]),
+    sparseFiles: z.number().int().nonnegative().optional(),
   })
   .passthrough();
 
@@ -464,6 +468,7 @@ export function parseFsMetadata(text: string): FsMetadata {
       .map(([p, type, mode, uid, gid, rdev, t]) => [p, type as FsSpecialType, mode, uid, gid, rdev, t]),
     files: parsed.files.map(([p, t]) => [p, t]),
     nonUtf8Names: parsed.nonUtf8Names,
+    ...(parsed.sparseFiles !== undefined ? { sparseFiles: parsed.sparseFiles } : {}),
   };
 }
 

@@ -192,18 +192,16 @@ describe("kopia argv builders", () => {
     ]);
   });
 
-  it("restoreArgs with parallelism", () => {
-    expect(restoreArgs(location, "k1234", "/target", { parallel: 4 })).toEqual([
+  it("restoreArgs without holes writes every block (a tree known to have none)", () => {
+    expect(restoreArgs(location, "k1234", "/target", { sparse: false })).toEqual([
       ...BASE,
       "restore",
       "k1234",
       "/target",
-      "--write-sparse-files",
       "--no-ignore-permission-errors",
       "--no-skip-owners",
       "--no-skip-permissions",
       "--no-skip-times",
-      "--parallel=4",
     ]);
   });
 

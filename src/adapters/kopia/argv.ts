@@ -92,10 +92,11 @@ export function snapshotListArgs(location: KopiaLocation): string[] {
 }
 
 export interface RestoreOptions {
-  parallel?: number;
+  /** Zero blocks written as holes (`--write-sparse-files`); default true. */
+  sparse?: boolean;
 }
 
-/** Restores a directory snapshot into target with owners, modes, times and sparse files. */
+/** Restores a directory snapshot into target with owners, modes, times and (by default) holes. */
 export function restoreArgs(
   location: KopiaLocation,
   snapshotId: string,
@@ -107,12 +108,11 @@ export function restoreArgs(
     "restore",
     snapshotId,
     target,
-    "--write-sparse-files",
+    ...(options.sparse === false ? [] : ["--write-sparse-files"]),
     "--no-ignore-permission-errors",
     "--no-skip-owners",
     "--no-skip-permissions",
     "--no-skip-times",
-    ...(options.parallel ? [`--parallel=${options.parallel}`] : []),
   ];
 }
 

@@ -27,6 +27,7 @@ import {
   policyListArgs,
   policySetGlobalArgs,
   policySetSourceArgs,
+  type RestoreOptions,
   repositoryConnectArgs,
   repositoryCreateArgs,
   repositoryStatusArgs,
@@ -374,8 +375,13 @@ export class KopiaClient {
     return records;
   }
 
-  async restore(snapshotId: string, target: string, signal?: AbortSignal): Promise<void> {
-    await this.run(restoreArgs(this.options.location, snapshotId, target), signal ? { signal } : {});
+  async restore(
+    snapshotId: string,
+    target: string,
+    signal?: AbortSignal,
+    options: RestoreOptions = {},
+  ): Promise<void> {
+    await this.run(restoreArgs(this.options.location, snapshotId, target, options), signal ? { signal } : {});
   }
 
   /** The bytes of a file object (`<root object>/<name>`), as text. */
