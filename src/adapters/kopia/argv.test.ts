@@ -26,6 +26,7 @@ const BASE = [
   "--config-file=/root/.config/kopia/repository-kopi-docka.config",
   "--log-dir=/root/.cache/kopi-docka/kopia/kopi-docka-logs",
   "--log-level=warning",
+  "--file-log-level=info",
   "--no-progress",
 ];
 

@@ -9,13 +9,18 @@ export interface KopiaLocation {
   logDir: string;
 }
 
-/** Flags every kopia call gets: its own config file and log dir, warnings only on the console. */
+/**
+ * Flags every kopia call gets: its own config file and log dir, warnings only on the console, and
+ * its log file without debug lines (Kopia's default writes a line or more per file: 60,000 lines
+ * for a restore of 20,000 files, about 2% of its time). Kopia's content logs are kept.
+ */
 export function baseArgs(location: KopiaLocation): string[] {
   return [
     location.binary,
     `--config-file=${location.configFile}`,
     `--log-dir=${location.logDir}`,
     "--log-level=warning",
+    "--file-log-level=info",
     "--no-progress",
   ];
 }
