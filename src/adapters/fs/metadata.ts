@@ -50,10 +50,9 @@ export async function collectFsMetadata(
   root: string,
   options: CollectFsMetadataOptions = {},
 ): Promise<FsMetadata> {
-  const metadata = emptyFsMetadata();
-  let sparseFiles = 0;
+  const metadata = { ...emptyFsMetadata(), sparseFiles: 0 };
   const rootStat = await fs.lstat(root, { bigint: true });
-  if (!rootStat.isDirectory()) return { ...metadata, sparseFiles };
+  if (!rootStat.isDirectory()) return metadata;
   const resolvedRoot = path.resolve(root);
   const seen = new Set<string>();
   const links = new Map<string, { rel: string; mtimeNs: bigint }[]>();
@@ -68,7 +67,7 @@ export async function collectFsMetadata(
       if (st.isDirectory()) metadata.dirs.push([rel, st.mtimeNs.toString()]);
       else if (st.isFile()) {
         // GNU tar's test for a sparse file: fewer 512-byte blocks allocated than the size needs.
-        if (st.blocks * 512n < st.size) sparseFiles++;
+        if (st.blocks * 512n < st.size) metadata.sparseFiles++;
         if (st.nlink > 1n) {
           const key = `${st.dev}:${st.ino}`;
           const group = links.get(key);
@@ -106,7 +105,7 @@ export async function collectFsMetadata(
   metadata.specials.sort((a, b) => compareRel(a[0], b[0]));
   metadata.xattrs.sort((a, b) => compareRel(a[0], b[0]) || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
   metadata.nonUtf8Names.sort();
-  return { ...metadata, sparseFiles };
+  return metadata;
 }
 
 /**
