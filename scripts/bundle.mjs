@@ -18,8 +18,8 @@ const entry = path.join(root, "dist/cli/main.js");
  * a dependency update that changes these lines fails the bundle, so the change is seen.
  */
 const LAZY_REQUIRES = [
-  { file: "node_modules/dockerode/lib/docker.js", line: "withSession = require('./session'),", module: "./session" },
-  { file: "node_modules/docker-modem/lib/modem.js", line: "ssh = require('./ssh'),", module: "./ssh" },
+  { file: "node_modules/dockerode/lib/docker.js", name: "withSession", module: "./session" },
+  { file: "node_modules/docker-modem/lib/modem.js", name: "ssh", module: "./ssh" },
 ];
 
 const lazyRequires = {
@@ -27,14 +27,14 @@ const lazyRequires = {
   setup(build) {
     for (const lazy of LAZY_REQUIRES) {
       const absolute = path.join(root, lazy.file);
+      const line = `${lazy.name} = require('${lazy.module}'),`;
       const filter = new RegExp(`^${absolute.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}$`);
       build.onLoad({ filter }, async (args) => {
         const source = await readFile(args.path, "utf8");
-        if (!source.includes(lazy.line))
-          throw new Error(`${lazy.file} no longer holds \`${lazy.line}\`: update LAZY_REQUIRES in scripts/bundle.mjs`);
-        const name = lazy.line.split(" ")[0];
-        const replacement = `${name} = function () { return require('${lazy.module}').apply(this, arguments); },`;
-        return { contents: source.replace(lazy.line, replacement), loader: "js" };
+        if (!source.includes(line))
+          throw new Error(`${lazy.file} no longer holds \`${line}\`: update LAZY_REQUIRES in scripts/bundle.mjs`);
+        const lazyLine = `${lazy.name} = function () { return require('${lazy.module}').apply(this, arguments); },`;
+        return { contents: source.replace(line, lazyLine), loader: "js" };
       });
     }
   },
