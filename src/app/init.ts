@@ -5,7 +5,9 @@ import path from "node:path";
 import { writePrivateFile } from "../adapters/fs/private-file.js";
 import type { KopiaClient } from "../adapters/kopia/kopia-client.js";
 import { type ConfigPlace, loadSettings, readPassword, type Settings } from "../config/load.js";
+import { errorMessage } from "../domain/errors.js";
 import type { Logger } from "./context.js";
+import { recordMaintained } from "./maintenance.js";
 import { applyGlobalPolicy } from "./policy.js";
 
 export interface InitRequest {
@@ -83,6 +85,13 @@ export async function runInit(
     `repository ${repository}: ${settings.storage.kind}${settings.storage.localPath ? ` at ${settings.storage.localPath}` : ""}`,
   );
   await applyGlobalPolicy({ kopia, settings, log: deps.log }, (await kopia.policies()).global);
+  // A new repository holds nothing to maintain: the first backup need not run Kopia's maintenance.
+  if (repository === "created")
+    await recordMaintained({ settings }, new Date()).catch((error: unknown) =>
+      deps.log.warn(
+        `could not record the new repository's maintenance time (the first backup runs it): ${errorMessage(error)}`,
+      ),
+    );
   return {
     configPath: place.path,
     configCreated,

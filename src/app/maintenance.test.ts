@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Context } from "./context.js";
-import { maintainWhenDue } from "./maintenance.js";
+import { maintainWhenDue, recordMaintained } from "./maintenance.js";
 
 let dir: string;
 const now = new Date("2026-11-30T12:00:00Z");
@@ -58,5 +58,16 @@ describe("maintainWhenDue", () => {
       await fs.writeFile(stateFile(), JSON.stringify(state));
       expect(await maintainWhenDue(context().ctx)).toBe(expected);
     }
+  });
+
+  it("a repository recorded as maintained when it was created: nothing due before the usual schedule, then quick, then full", async () => {
+    const { ctx, ran } = context();
+    await recordMaintained(ctx, now);
+    expect((await fs.stat(stateFile())).mode & 0o777).toBe(0o600);
+    expect(await maintainWhenDue(ctx)).toBe("not due");
+    const later = (ms: number) => ({ ...ctx, clock: { now: () => new Date(now.getTime() + ms) } });
+    expect(await maintainWhenDue(later(61 * 60 * 1000))).toBe("quick");
+    expect(await maintainWhenDue(later(25 * 60 * 60 * 1000))).toBe("full");
+    expect(ran).toEqual([false, true]);
   });
 });

@@ -26,6 +26,17 @@ async function readState(file: string): Promise<MaintenanceState> {
 }
 
 /**
+ * Records quick and full maintenance as done at `at`: for a repository just created, which holds
+ * nothing to maintain (the first backup then need not run it; it runs on the usual schedule after).
+ */
+export async function recordMaintained(ctx: Pick<Context, "settings">, at: Date): Promise<void> {
+  const iso = at.toISOString();
+  await writePrivateFile(stateFile(ctx), `${JSON.stringify({ quick: iso, full: iso })}\n`, {
+    overwrite: true,
+  });
+}
+
+/**
  * Runs quick or full maintenance when due (see domain/maintenance.ts) and records when. Its
  * errors say in one line which step failed.
  */
