@@ -37,7 +37,7 @@ import {
 import type { Context } from "./context.js";
 import { type Discovery, discover, selectUnits } from "./discover.js";
 import { type MaintenanceOutcome, maintainWhenDue } from "./maintenance.js";
-import { applyGlobalPolicy, syncSourcePolicy } from "./policy.js";
+import { applyGlobalPolicy, inheritsCacheDirsKept, syncSourcePolicy } from "./policy.js";
 import { checkFreeSpace, checkRepositoryWritable, estimateNewData, hasRoomFor } from "./preflight.js";
 import { stageDockerConfig, stageNetworks, stageRecipe } from "./recipe.js";
 import { exclusiveRun, journalOf, type RecoverReport, writeRunRecord } from "./run-guard.js";
@@ -242,14 +242,15 @@ export async function runBackup(ctx: Context, request: BackupRequest): Promise<B
         ? await discover(ctx.docker, request.format ?? settings.config.backup.backup_format)
         : found;
     const units = selectUnits(current.units, request.units).selected;
-    const prepare = (unit: BackupUnit) => prepareUnit(ctx, unit, current.containers, scope);
     // Pre-flight: nothing is stopped until the repository answers with the right password, a
     // local one is there and writable, and the global policy is in line with the config. The
-    // first unit's preparation (which reads only the host) runs beside it.
+    // first unit's preparation runs beside it (it writes to the repository only once it passed).
+    const preflight = (async () => checkRepository(ctx, await (reads ?? readRepository(ctx))))();
+    const prepare = (unit: BackupUnit) => prepareUnit(ctx, unit, current.containers, scope, preflight);
     let next = units[0] ? prepare(units[0]) : undefined;
     let repository: RepositoryState;
     try {
-      repository = await checkRepository(ctx, await (reads ?? readRepository(ctx)));
+      repository = await preflight;
     } catch (error) {
       await next;
       throw error;
@@ -328,6 +329,8 @@ interface RepositoryState {
   previous: () => Promise<readonly SnapshotRecord[]>;
   /** Each source's own policy (this user and host), by path. */
   sourcePolicies: ReadonlyMap<string, SourcePolicy>;
+  /** Whether a source inherits "cache directories kept" from the global policy alone. */
+  inheritsCacheDirsKept: (source: string) => boolean;
 }
 
 /** What the run reads of the repository before it checks anything. */
@@ -355,6 +358,8 @@ async function checkRepository(
 ): Promise<RepositoryState> {
   await checkRepositoryWritable(status);
   await applyGlobalPolicy(ctx, policies.global);
+  // The global policy keeps cache directories now (applyGlobalPolicy set it when it did not).
+  const applied = { ...policies, global: { ...policies.global, ignoreCacheDirs: false } };
   const { hostname, username } = status;
   let previous: Promise<SnapshotRecord[]> | undefined;
   return {
@@ -363,6 +368,7 @@ async function checkRepository(
       previous ??= status.storageType === "filesystem" ? ctx.kopia.listSnapshots() : Promise.resolve([]);
       return previous;
     },
+    inheritsCacheDirsKept: (source) => inheritsCacheDirsKept(applied, hostname, username, source),
     sourcePolicies: new Map(
       policies.sources.filter((p) => p.host === hostname && p.user === username).map((p) => [p.path, p]),
     ),
@@ -390,15 +396,17 @@ interface PreparedUnit {
 }
 
 /**
- * Everything of a unit that needs only the host, done while its containers run (no downtime is
- * spent on it, and nothing is written to the repository): its volumes still there, one walk of
- * each item, and the recipe, networks and daemon configuration staged. Never rejects.
+ * Everything of a unit that can be done while its containers run (no downtime is spent on it):
+ * its volumes still there, one walk of each item, the recipe, networks and daemon configuration
+ * staged, and, once the `repository` pre-flight has passed, Kopia's policy for each direct item
+ * (its ignore rules) in line. Never rejects.
  */
 async function prepareUnit(
   ctx: Context,
   unit: BackupUnit,
   allContainers: readonly Container[],
   scope: BackupScope,
+  repository: Promise<RepositoryState>,
 ): Promise<PreparedUnit> {
   const { log, settings } = ctx;
   const started = ctx.clock.now();
@@ -442,15 +450,31 @@ async function prepareUnit(
     // One walk of each item (its size, and its names that are not valid UTF-8), beside the staging
     // of what the recipe saves: the recipe, the networks and the daemon configuration do not change
     // when the containers stop.
-    const [surveys, staged] = await Promise.all([
+    // Kopia's policy for each direct item, beside both (kopia is called only where it differs).
+    const [surveys, staged, policies] = await Promise.all([
       Promise.all(items.map((i) => surveyTree(i.path))),
       stageUnit(ctx, prepared, allContainers, scope).then(
         (value) => ({ value }),
         (error: unknown) => ({ error }),
       ),
+      repository
+        .then(
+          (repo) => syncItemPolicies(ctx, items, repo).then(() => ({})),
+          () => ({ preflightFailed: true }),
+        )
+        .catch((error: unknown) => ({ error })),
     ]);
     if ("error" in staged)
       return fail("recipe", `could not save the unit's recipe: ${errorMessage(staged.error)}`, staged.error);
+    // A failed pre-flight fails the whole run, reported by the run itself.
+    if ("preflightFailed" in policies)
+      return fail("plan", "the repository pre-flight failed; nothing was stopped");
+    if ("error" in policies)
+      return fail(
+        "plan",
+        `could not set Kopia's policy for the unit's data: ${errorMessage(policies.error)}`,
+        policies.error,
+      );
     prepared.staged = staged.value;
     prepared.sizes = surveys.map((survey) => survey.sizeBytes);
     // Kopia would mangle names that are not valid UTF-8: such a volume is written as TAR, which
@@ -474,6 +498,31 @@ async function prepareUnit(
   } catch (error) {
     return fail("plan", errorMessage(error), error);
   }
+}
+
+/**
+ * Kopia's ignore rules for each direct item, side by side, kopia called only where the
+ * repository's policy differs. An item found to need TAR later keeps its policy (harmless: it
+ * applies only to a direct snapshot of that path).
+ */
+async function syncItemPolicies(
+  ctx: Context,
+  items: readonly PlannedItem[],
+  repository: RepositoryState,
+): Promise<void> {
+  await Promise.all(
+    items
+      .filter((item) => item.format === "direct")
+      .map((item) =>
+        syncSourcePolicy(
+          ctx,
+          item.path,
+          item.excludes,
+          repository.sourcePolicies.get(item.path),
+          repository.inheritsCacheDirsKept(item.path),
+        ),
+      ),
+  );
 }
 
 /** Stages the recipe, the networks and (scope full) the daemon configuration, side by side. */
@@ -546,22 +595,6 @@ async function backupUnit(
   } catch (error) {
     result.status = "failed";
     result.error = errorMessage(error);
-    result.errorDetails = [errorDetail("plan", error)];
-    return done();
-  }
-  // Kopia's ignore rules for each direct source, set while the containers still run (kopia is
-  // called only where the repository's policy differs).
-  try {
-    await Promise.all(
-      items
-        .filter((item) => item.format === "direct")
-        .map((item) =>
-          syncSourcePolicy(ctx, item.path, item.excludes, repository.sourcePolicies.get(item.path)),
-        ),
-    );
-  } catch (error) {
-    result.status = ctx.signal.aborted ? "interrupted" : "failed";
-    result.error = `could not set Kopia's policy for the unit's data: ${errorMessage(error)}`;
     result.errorDetails = [errorDetail("plan", error)];
     return done();
   }

@@ -1,6 +1,8 @@
-// Keeping Kopia's global policy in line with the config's retention and compression.
+// Keeping Kopia's global policy in line with the config's retention and compression (and cache
+// directories kept), and each source's own policy with the unit's ignore rules.
 import type { GlobalPolicyChange } from "../adapters/kopia/argv.js";
-import type { GlobalPolicyJson, SourcePolicy } from "../adapters/kopia/kopia-client.js";
+import type { GlobalPolicyJson, Policies, SourcePolicy } from "../adapters/kopia/kopia-client.js";
+import { isAtOrBelow } from "../domain/paths.js";
 import type { Context } from "./context.js";
 
 const RETENTION_KEYS = {
@@ -12,7 +14,11 @@ const RETENTION_KEYS = {
   annual: "keepAnnual",
 } as const;
 
-/** Writes only what of the global policy (as read by `kopia.policies()`) differs from the config. */
+/**
+ * Writes only what of the global policy (as read by `kopia.policies()`) differs from the config,
+ * and keeps directories holding a CACHEDIR.TAG with their contents (Kopia's default stores them
+ * empty; TAR keeps them), so a source needs a policy of its own only for ignore rules.
+ */
 export async function applyGlobalPolicy(
   ctx: Pick<Context, "kopia" | "settings" | "log">,
   current: GlobalPolicyJson,
@@ -30,28 +36,55 @@ export async function applyGlobalPolicy(
   const compression = ctx.settings.config.kopia.compression;
   if (compression && (current.compression?.compressorName ?? "none") !== compression)
     change.compression = compression;
-  if (change.retention || change.compression) {
-    ctx.log.info("updating Kopia's global policy (retention, compression) to match the config");
+  if (current.ignoreCacheDirs !== false) change.ignoreCacheDirs = false;
+  if (change.retention || change.compression || change.ignoreCacheDirs !== undefined) {
+    ctx.log.info(
+      "updating Kopia's global policy (retention, compression, cache directories kept) to match the config",
+    );
     await ctx.kopia.setGlobalPolicy(change);
   }
 }
 
 /**
+ * Whether a source of `user@host` inherits "cache directories kept" from the global policy alone:
+ * the global policy says so, and no policy between it and the source (a parent path's, the
+ * user@host's, the host's) says anything about cache directories.
+ */
+export function inheritsCacheDirsKept(
+  policies: Pick<Policies, "global" | "sources" | "levels">,
+  host: string,
+  user: string,
+  source: string,
+): boolean {
+  if (policies.global.ignoreCacheDirs !== false) return false;
+  const between = [
+    ...policies.sources.filter(
+      (p) => p.host === host && p.user === user && p.path !== source && isAtOrBelow(source, p.path),
+    ),
+    ...policies.levels.filter((p) => p.host === host && (p.user === user || p.user === "")),
+  ];
+  return between.every((p) => p.ignoreCacheDirs === undefined);
+}
+
+/**
  * Makes Kopia's policy for one data path say exactly what kopi-docka wants: these ignore rules,
- * and directories holding a CACHEDIR.TAG kept (Kopia's default stores them empty; TAR keeps
- * them). `current` is the source's own policy as read by `kopia.policies()` (undefined: none);
- * kopia is called only when something differs.
+ * and directories holding a CACHEDIR.TAG kept. `current` is the source's own policy as read by
+ * `kopia.policies()` (undefined: none); `inheritedKept` says the source inherits "kept" from the
+ * global policy (see inheritsCacheDirsKept). kopia is called only when something differs: a
+ * source without ignore rules that inherits "kept" needs no policy of its own.
  */
 export async function syncSourcePolicy(
   ctx: Pick<Context, "kopia">,
   source: string,
   patterns: readonly string[],
   current: Pick<SourcePolicy, "ignore" | "ignoreCacheDirs"> | undefined,
+  inheritedKept: boolean,
 ): Promise<void> {
   const ignore = current?.ignore ?? [];
   const addIgnore = patterns.filter((p) => !ignore.includes(p));
   const removeIgnore = ignore.filter((p) => !patterns.includes(p));
-  const cacheDirsWrong = current?.ignoreCacheDirs !== false;
+  const cacheDirsWrong =
+    current?.ignoreCacheDirs === undefined ? !inheritedKept : current.ignoreCacheDirs !== false;
   if (addIgnore.length === 0 && removeIgnore.length === 0 && !cacheDirsWrong) return;
   await ctx.kopia.setSourcePolicy(source, {
     addIgnore,

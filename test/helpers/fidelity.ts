@@ -61,6 +61,13 @@ export async function writeFidelityTree(dir: string, options: FidelityOptions = 
   await fs.writeFile(p("name with spaces.txt"), "spaces\n");
   await fs.writeFile(p("name\nwith\nnewlines"), "newlines\n");
   await fs.writeFile(p("ünïcödé-日本語-😀.txt"), "unicode\n");
+  // A cache directory (CACHEDIR.TAG): Kopia's default would store it empty.
+  await fs.mkdir(p("cache"));
+  await fs.writeFile(
+    p("cache", "CACHEDIR.TAG"),
+    "Signature: 8a477f597d28d172789f06886806bc55\n# a cache directory, kept by kopi-docka\n",
+  );
+  await fs.writeFile(p("cache", "cached.bin"), "cached data\n");
   // Empty things and a deep path.
   await fs.mkdir(p("empty-dir"));
   await fs.mkdir(p("nested-empty", "a", "b"), { recursive: true });

@@ -246,6 +246,16 @@ describe("kopia argv builders", () => {
     ]);
   });
 
+  it("policySetGlobalArgs keeping cache directories", () => {
+    expect(policySetGlobalArgs(location, { ignoreCacheDirs: false })).toEqual([
+      ...BASE,
+      "policy",
+      "set",
+      "--global",
+      "--ignore-cache-dirs=false",
+    ]);
+  });
+
   it("maintenanceRunArgs", () => {
     expect(maintenanceRunArgs(location)).toEqual([...BASE, "maintenance", "run"]);
     expect(maintenanceRunArgs(location, true)).toEqual([...BASE, "maintenance", "run", "--full"]);

@@ -134,6 +134,8 @@ export function policyListArgs(location: KopiaLocation): string[] {
 export interface GlobalPolicyChange {
   retention?: Partial<Record<"latest" | "hourly" | "daily" | "weekly" | "monthly" | "annual", number>>;
   compression?: string;
+  /** false: directories holding a CACHEDIR.TAG are stored with their contents. */
+  ignoreCacheDirs?: boolean;
 }
 
 export function policySetGlobalArgs(location: KopiaLocation, change: GlobalPolicyChange): string[] {
@@ -145,6 +147,7 @@ export function policySetGlobalArgs(location: KopiaLocation, change: GlobalPolic
     "--global",
     ...retention,
     ...(change.compression ? [`--compression=${change.compression}`] : []),
+    ...(change.ignoreCacheDirs !== undefined ? [`--ignore-cache-dirs=${change.ignoreCacheDirs}`] : []),
   ];
 }
 

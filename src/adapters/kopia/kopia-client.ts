@@ -131,9 +131,17 @@ export interface SourcePolicy {
   ignoreCacheDirs: boolean | undefined;
 }
 
+/** A policy defined for all paths of a user@host (`user` set) or of a host (`user` empty). */
+export interface LevelPolicy {
+  host: string;
+  user: string;
+  ignoreCacheDirs: boolean | undefined;
+}
+
 export interface Policies {
   global: GlobalPolicyJson;
   sources: SourcePolicy[];
+  levels: LevelPolicy[];
 }
 
 export interface KopiaClientOptions {
@@ -429,7 +437,13 @@ export class KopiaClient {
       e.target.host === "" && e.target.userName === "" && e.target.path === "";
     const global = entries.find(isGlobal);
     return {
-      global: global ? { retention: global.retention, compression: global.compression } : {},
+      global: global
+        ? {
+            retention: global.retention,
+            compression: global.compression,
+            ignoreCacheDirs: global.files?.ignoreCacheDirs,
+          }
+        : {},
       sources: entries
         .filter((e) => !isGlobal(e) && e.target.path !== "")
         .map((e) => ({
@@ -437,6 +451,13 @@ export class KopiaClient {
           user: e.target.userName,
           path: e.target.path,
           ignore: e.files?.ignore ?? [],
+          ignoreCacheDirs: e.files?.ignoreCacheDirs,
+        })),
+      levels: entries
+        .filter((e) => !isGlobal(e) && e.target.path === "")
+        .map((e) => ({
+          host: e.target.host,
+          user: e.target.userName,
           ignoreCacheDirs: e.files?.ignoreCacheDirs,
         })),
     };

@@ -119,4 +119,7 @@ export const policyListEntrySchema = z
   })
   .passthrough();
 export const policyListSchema = z.array(policyListEntrySchema);
-export type GlobalPolicyJson = Pick<z.infer<typeof policyListEntrySchema>, "retention" | "compression">;
+export type GlobalPolicyJson = Pick<z.infer<typeof policyListEntrySchema>, "retention" | "compression"> & {
+  /** Whether directories holding a CACHEDIR.TAG are stored empty (undefined: Kopia's default, true). */
+  ignoreCacheDirs?: boolean | undefined;
+};
