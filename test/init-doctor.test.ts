@@ -24,15 +24,29 @@ afterAll(async () => {
 describe("init", () => {
   it("creates a 0600 config with a random password in a 0600 file, and the repository", async () => {
     const configPath = path.join(dir, "etc", "config.json");
-    const result = await runCli([
-      "--config",
-      configPath,
-      "init",
-      "--kopia-params",
-      `filesystem --path ${dir}/repo`,
-      "--json",
-    ]);
+    // The new config has the default state directory: init records the new repository as
+    // maintained there. What this host had there is put back afterwards. (HOME: Kopia's config
+    // file for the profile lands in the test's directory, not in this host's.)
+    const maintenance = "/var/lib/kopi-docka/maintenance.json";
+    const hostRecord = await fs.readFile(maintenance).catch(() => undefined);
+    let result: Awaited<ReturnType<typeof runCli>>;
+    let recorded: unknown;
+    try {
+      result = await runCli(
+        ["--config", configPath, "init", "--kopia-params", `filesystem --path ${dir}/repo`, "--json"],
+        { env: { HOME: dir } },
+      );
+      recorded = JSON.parse(await fs.readFile(maintenance, "utf8").catch(() => "null"));
+    } finally {
+      if (hostRecord) await fs.writeFile(maintenance, hostRecord, { mode: 0o600 });
+      else {
+        await fs.rm(maintenance, { force: true });
+        await fs.rmdir(path.dirname(maintenance)).catch(() => undefined);
+      }
+    }
     expect(result.code, result.stderr).toBe(0);
+    expect(recorded).toMatchObject({ quick: expect.any(String), full: expect.any(String) });
+    expect(await fs.readdir(path.join(dir, ".config", "kopia"))).toContain("repository-kopi-docka.config");
     const report = JSON.parse(result.stdout);
     expect(report).toMatchObject({ configCreated: true, repository: "created", storage: "filesystem" });
     expect((await fs.stat(configPath)).mode & 0o777).toBe(0o600);
