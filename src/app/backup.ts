@@ -37,7 +37,7 @@ import {
 import type { Context } from "./context.js";
 import { type Discovery, discover, selectUnits } from "./discover.js";
 import { type MaintenanceOutcome, maintainWhenDue } from "./maintenance.js";
-import { applyGlobalPolicy, inheritsCacheDirsKept, syncSourcePolicy } from "./policy.js";
+import { applyGlobalPolicy, cacheDirsFromGlobal, syncSourcePolicy } from "./policy.js";
 import { checkFreeSpace, checkRepositoryWritable, estimateNewData, hasRoomFor } from "./preflight.js";
 import { stageDockerConfig, stageNetworks, stageRecipe } from "./recipe.js";
 import { exclusiveRun, journalOf, type RecoverReport, writeRunRecord } from "./run-guard.js";
@@ -329,8 +329,8 @@ interface RepositoryState {
   previous: () => Promise<readonly SnapshotRecord[]>;
   /** Each source's own policy (this user and host), by path. */
   sourcePolicies: ReadonlyMap<string, SourcePolicy>;
-  /** Whether a source inherits "cache directories kept" from the global policy alone. */
-  inheritsCacheDirsKept: (source: string) => boolean;
+  /** Whether a source takes "cache directories kept" from the global policy (see cacheDirsFromGlobal). */
+  cacheDirsFromGlobal: (source: string) => boolean;
 }
 
 /** What the run reads of the repository before it checks anything. */
@@ -358,8 +358,6 @@ async function checkRepository(
 ): Promise<RepositoryState> {
   await checkRepositoryWritable(status);
   await applyGlobalPolicy(ctx, policies.global);
-  // The global policy keeps cache directories now (applyGlobalPolicy set it when it did not).
-  const applied = { ...policies, global: { ...policies.global, ignoreCacheDirs: false } };
   const { hostname, username } = status;
   let previous: Promise<SnapshotRecord[]> | undefined;
   return {
@@ -368,7 +366,7 @@ async function checkRepository(
       previous ??= status.storageType === "filesystem" ? ctx.kopia.listSnapshots() : Promise.resolve([]);
       return previous;
     },
-    inheritsCacheDirsKept: (source) => inheritsCacheDirsKept(applied, hostname, username, source),
+    cacheDirsFromGlobal: (source) => cacheDirsFromGlobal(policies, hostname, username, source),
     sourcePolicies: new Map(
       policies.sources.filter((p) => p.host === hostname && p.user === username).map((p) => [p.path, p]),
     ),
@@ -458,17 +456,15 @@ async function prepareUnit(
         (error: unknown) => ({ error }),
       ),
       repository
+        .then((repo) => syncItemPolicies(ctx, items, repo))
         .then(
-          (repo) => syncItemPolicies(ctx, items, repo).then(() => ({})),
-          () => ({ preflightFailed: true }),
-        )
-        .catch((error: unknown) => ({ error })),
+          () => ({}),
+          (error: unknown) => ({ error }),
+        ),
     ]);
     if ("error" in staged)
       return fail("recipe", `could not save the unit's recipe: ${errorMessage(staged.error)}`, staged.error);
-    // A failed pre-flight fails the whole run, reported by the run itself.
-    if ("preflightFailed" in policies)
-      return fail("plan", "the repository pre-flight failed; nothing was stopped");
+    // (A failed pre-flight lands here too; the run reports it instead, with nothing stopped.)
     if ("error" in policies)
       return fail(
         "plan",
@@ -519,7 +515,7 @@ async function syncItemPolicies(
           item.path,
           item.excludes,
           repository.sourcePolicies.get(item.path),
-          repository.inheritsCacheDirsKept(item.path),
+          repository.cacheDirsFromGlobal(item.path),
         ),
       ),
   );

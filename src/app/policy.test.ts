@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { GlobalPolicyChange, SourcePolicyChange } from "../adapters/kopia/argv.js";
 import type { Policies } from "../adapters/kopia/kopia-client.js";
 import type { Context } from "./context.js";
-import { applyGlobalPolicy, inheritsCacheDirsKept, syncSourcePolicy } from "./policy.js";
+import { applyGlobalPolicy, cacheDirsFromGlobal, syncSourcePolicy } from "./policy.js";
 
 /** kopia's policy calls faked: what would be written is recorded. */
 function context() {
@@ -58,14 +58,14 @@ describe("applyGlobalPolicy", () => {
   });
 });
 
-describe("inheritsCacheDirsKept", () => {
-  const base: Policies = { global: { ignoreCacheDirs: false }, sources: [], levels: [] };
+describe("cacheDirsFromGlobal", () => {
+  const base: Pick<Policies, "sources" | "levels"> = { sources: [], levels: [] };
 
-  it("yes when only the global policy speaks of cache directories", () => {
-    expect(inheritsCacheDirsKept(base, "h", "root", volume)).toBe(true);
+  it("yes when no policy between the source and the global one speaks of cache directories", () => {
+    expect(cacheDirsFromGlobal(base, "h", "root", volume)).toBe(true);
     // Policies of other hosts, users and unrelated paths do not apply.
     expect(
-      inheritsCacheDirsKept(
+      cacheDirsFromGlobal(
         {
           ...base,
           sources: [
@@ -88,16 +88,12 @@ describe("inheritsCacheDirsKept", () => {
     ).toBe(true);
   });
 
-  it("no when the global policy does not keep them, or a policy in between says anything about them", () => {
-    expect(inheritsCacheDirsKept({ ...base, global: {} }, "h", "root", volume)).toBe(false);
-    expect(inheritsCacheDirsKept({ ...base, global: { ignoreCacheDirs: true } }, "h", "root", volume)).toBe(
-      false,
-    );
+  it("no when a policy in between says anything about them", () => {
     const parent = { host: "h", user: "root", path: "/var/lib/docker", ignore: [], ignoreCacheDirs: true };
-    expect(inheritsCacheDirsKept({ ...base, sources: [parent] }, "h", "root", volume)).toBe(false);
+    expect(cacheDirsFromGlobal({ ...base, sources: [parent] }, "h", "root", volume)).toBe(false);
     for (const user of ["root", ""])
       expect(
-        inheritsCacheDirsKept(
+        cacheDirsFromGlobal(
           { ...base, levels: [{ host: "h", user, ignoreCacheDirs: false }] },
           "h",
           "root",

@@ -46,17 +46,16 @@ export async function applyGlobalPolicy(
 }
 
 /**
- * Whether a source of `user@host` inherits "cache directories kept" from the global policy alone:
- * the global policy says so, and no policy between it and the source (a parent path's, the
- * user@host's, the host's) says anything about cache directories.
+ * Whether a source of `user@host` takes its cache-directory setting from the global policy (which
+ * applyGlobalPolicy makes keep them): no policy between the two (a parent path's, the user@host's,
+ * the host's) says anything about cache directories.
  */
-export function inheritsCacheDirsKept(
-  policies: Pick<Policies, "global" | "sources" | "levels">,
+export function cacheDirsFromGlobal(
+  policies: Pick<Policies, "sources" | "levels">,
   host: string,
   user: string,
   source: string,
 ): boolean {
-  if (policies.global.ignoreCacheDirs !== false) return false;
   const between = [
     ...policies.sources.filter(
       (p) => p.host === host && p.user === user && p.path !== source && isAtOrBelow(source, p.path),
@@ -70,7 +69,7 @@ export function inheritsCacheDirsKept(
  * Makes Kopia's policy for one data path say exactly what kopi-docka wants: these ignore rules,
  * and directories holding a CACHEDIR.TAG kept. `current` is the source's own policy as read by
  * `kopia.policies()` (undefined: none); `inheritedKept` says the source inherits "kept" from the
- * global policy (see inheritsCacheDirsKept). kopia is called only when something differs: a
+ * global policy (see cacheDirsFromGlobal). kopia is called only when something differs: a
  * source without ignore rules that inherits "kept" needs no policy of its own.
  */
 export async function syncSourcePolicy(
