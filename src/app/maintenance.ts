@@ -25,15 +25,16 @@ async function readState(file: string): Promise<MaintenanceState> {
   }
 }
 
+async function writeState(file: string, state: MaintenanceState): Promise<void> {
+  await writePrivateFile(file, `${JSON.stringify(state)}\n`, { overwrite: true });
+}
+
 /**
  * Records quick and full maintenance as done at `at`: for a repository just created, which holds
  * nothing to maintain (the first backup then need not run it; it runs on the usual schedule after).
  */
 export async function recordMaintained(ctx: Pick<Context, "settings">, at: Date): Promise<void> {
-  const iso = at.toISOString();
-  await writePrivateFile(stateFile(ctx), `${JSON.stringify({ quick: iso, full: iso })}\n`, {
-    overwrite: true,
-  });
+  await writeState(stateFile(ctx), { quick: at.toISOString(), full: at.toISOString() });
 }
 
 /**
@@ -56,11 +57,7 @@ export async function maintainWhenDue(
   }
   const at = now.toISOString();
   try {
-    await writePrivateFile(
-      file,
-      `${JSON.stringify({ ...state, quick: at, ...(due === "full" ? { full: at } : {}) })}\n`,
-      { overwrite: true },
-    );
+    await writeState(file, { ...state, quick: at, ...(due === "full" ? { full: at } : {}) });
   } catch (error) {
     throw new Error(
       `kopia ${due} maintenance ran, but its time could not be recorded in ${file} (it runs again next time): ${errorMessage(error)}`,
