@@ -306,6 +306,11 @@ async function rawKopiaWorkspace(name) {
 
 /** Downtime seen by the engine: the first stop signal to a unit container until the last start. */
 async function engineDowntimeMs(project, sinceNs, untilNs) {
+  return (await engineDowntime(project, sinceNs, untilNs))?.downtimeMs;
+}
+
+/** The same, and when the last of the unit's containers had stopped (epoch ms). */
+async function engineDowntime(project, sinceNs, untilNs) {
   const out = await docker(
     "events",
     "--since",
@@ -328,17 +333,23 @@ async function engineDowntimeMs(project, sinceNs, untilNs) {
   if (down.length === 0 || up.length === 0) return undefined;
   const first = down.reduce((a, b) => (a < b ? a : b));
   const last = up.reduce((a, b) => (a > b ? a : b));
-  return Number(last - first) / 1e6;
+  const stopped = events.filter((e) => e.Action === "stop").map((e) => BigInt(e.timeNano));
+  const allStopped = stopped.length > 0 ? stopped.reduce((a, b) => (a > b ? a : b)) : first;
+  return { downtimeMs: Number(last - first) / 1e6, allStoppedMs: Number(allStopped / 1_000_000n) };
 }
 const nowNs = () => BigInt(Date.now()) * 1_000_000n;
 
-/** Kopia's own time for the data snapshots of a run (its manifests' start and end times). */
-async function kopiaSnapshotMs(ws, ids) {
+/**
+ * Kopia's own time for the data snapshots of a run (its manifests' start and end times). A
+ * snapshot kopi-docka started ahead of the stop (the gate) begins when it was let go, once the
+ * containers had stopped: its time is counted from `notBeforeMs`, not from its manifest's start.
+ */
+async function kopiaSnapshotMs(ws, ids, notBeforeMs = 0) {
   if (ids.length === 0) return undefined;
   const all = JSON.parse(await ws.kopia(["snapshot", "list", "--all", "--json"]));
   return all
     .filter((s) => ids.includes(s.id))
-    .reduce((sum, s) => sum + (Date.parse(s.endTime) - Date.parse(s.startTime)), 0);
+    .reduce((sum, s) => sum + (Date.parse(s.endTime) - Math.max(Date.parse(s.startTime), notBeforeMs)), 0);
 }
 
 // ---------- the data benchmark ----------
@@ -425,14 +436,15 @@ async function dataBenchmark() {
     const unit = JSON.parse(r.stdout).units[0];
     if (unit.status !== "ok") throw new Error(`kopi-docka ${format} backup: ${unit.error}`);
     const dataIds = unit.items.filter((i) => i.kind === "volume" || i.kind === "bind").map((i) => i.snapshotId);
+    const engine = await engineDowntime(project, since, until);
     const c = {
       phase,
       tool: `kopi-docka ${format}`,
       round,
       wallMs: r.wallMs,
-      downtimeMs: await engineDowntimeMs(project, since, until),
+      downtimeMs: engine?.downtimeMs,
       reportedDowntimeMs: unit.downtimeMs,
-      kopiaSnapshotMs: await kopiaSnapshotMs(ws, dataIds),
+      kopiaSnapshotMs: await kopiaSnapshotMs(ws, dataIds, engine?.allStoppedMs),
       repoBytesAdded: (await repoBytes(ws.repo)) - before,
       peakRssMiB: r.peakRssKiB / 1024,
       memoryPeaks: r.memory,

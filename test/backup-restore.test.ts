@@ -17,6 +17,7 @@ import {
   runContainer,
   TEST_IMAGE,
   TEST_LABEL,
+  waitForState,
 } from "./helpers/docker.js";
 import { pseudoRandom, rewriteInPlace, writeFixtureTree } from "./helpers/fixtures.js";
 import { waitForProcesses } from "./helpers/processes.js";
@@ -404,6 +405,8 @@ describe("cold backup and restore, direct format", () => {
       (c) => c.includes("snapshot\0create") && c.includes(ws.dir) && c.includes("/_data"),
     );
     expect(kopia.length).toBeGreaterThan(0);
+    // Kopia starts before the stop and waits at the gate: it is killed while it reads.
+    expect(await waitForState([`${project}_db_1`], "exited")).toBe(true);
     for (const pid of kopia) process.kill(pid, "SIGKILL");
     const { code, stdout } = await running.done;
     expect(code).toBe(1);
@@ -478,6 +481,7 @@ describe("cold backup and restore, direct format", () => {
     await waitForProcesses(
       (c) => c.includes("kopia") && c.includes("snapshot\0create") && c.includes("/_data"),
     );
+    expect(await waitForState([`${project}_db_1`], "exited")).toBe(true);
     running.child.kill("SIGTERM");
     const { code, stdout } = await running.done;
     expect(code).toBe(143);

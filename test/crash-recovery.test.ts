@@ -12,6 +12,7 @@ import {
   docker,
   removeLabelled,
   runContainer,
+  waitForState,
 } from "./helpers/docker.js";
 import { pseudoRandom } from "./helpers/fixtures.js";
 import { waitForProcesses } from "./helpers/processes.js";
@@ -82,6 +83,8 @@ describe("kopi-docka killed mid-backup", () => {
       (c) => c.includes("kopia") && c.includes("snapshot\0create") && c.includes(`${unit}-data/_data`),
     );
     expect(kopia.length).toBeGreaterThan(0);
+    // Kopia starts before the stop and waits: kopi-docka is killed once it has stopped them.
+    expect(await waitForState([first, second], "exited")).toBe(true);
     running.child.kill("SIGKILL");
     await running.done;
     for (const pid of kopia) process.kill(pid, "SIGKILL");
@@ -115,6 +118,7 @@ describe("kopi-docka killed mid-backup", () => {
     const kopia = await waitForProcesses(
       (c) => c.includes("kopia") && c.includes("snapshot\0create") && c.includes(`${unit}-data/_data`),
     );
+    expect(await waitForState([first, second], "exited")).toBe(true);
     running.child.kill("SIGKILL");
     await running.done;
     for (const pid of kopia) process.kill(pid, "SIGKILL");

@@ -15,6 +15,7 @@ import {
   runContainer,
   TEST_IMAGE,
   TEST_LABEL,
+  waitForState,
 } from "./helpers/docker.js";
 import { pseudoRandom } from "./helpers/fixtures.js";
 import { processesMatching, waitForProcesses } from "./helpers/processes.js";
@@ -205,6 +206,7 @@ describe("the Docker engine restarted during a backup", () => {
       (c) => c.includes("snapshot\0create") && c.includes(ws.dir) && c.includes("/_data"),
     );
     expect(kopia.length).toBeGreaterThan(0);
+    expect(await waitForState([`${unit}-web`], "exited")).toBe(true);
     // Restart the engine with the same command line while kopia reads.
     process.kill(Number(dockerd), "SIGTERM");
     for (

@@ -4,7 +4,13 @@ import { constants, promises as fs } from "node:fs";
 import { Readable } from "node:stream";
 import { collectFsMetadata, surveyTree } from "../adapters/fs/metadata.js";
 import { findOpenFiles } from "../adapters/host/open-files.js";
-import type { Policies, RepositoryStatus, SourcePolicy } from "../adapters/kopia/kopia-client.js";
+import {
+  type GatedSnapshot,
+  GateMissedError,
+  type Policies,
+  type RepositoryStatus,
+  type SourcePolicy,
+} from "../adapters/kopia/kopia-client.js";
 import type { StdinProducer } from "../adapters/process/runner.js";
 import { tarEntryName, tarWriter } from "../adapters/tar/gnu-tar.js";
 import { rebaseArchive } from "../adapters/tar/rebase.js";
@@ -37,7 +43,7 @@ import {
 import type { Context } from "./context.js";
 import { type Discovery, discover, selectUnits } from "./discover.js";
 import { type MaintenanceOutcome, maintainWhenDue } from "./maintenance.js";
-import { applyGlobalPolicy, cacheDirsFromGlobal, syncSourcePolicy } from "./policy.js";
+import { applyGlobalPolicy, cacheDirsFromGlobal, gateable, syncSourcePolicy } from "./policy.js";
 import { checkFreeSpace, checkRepositoryWritable, estimateNewData, hasRoomFor } from "./preflight.js";
 import { stageDockerConfig, stageNetworks, stageRecipe } from "./recipe.js";
 import { exclusiveRun, journalOf, type RecoverReport, writeRunRecord } from "./run-guard.js";
@@ -263,6 +269,7 @@ export async function runBackup(ctx: Context, request: BackupRequest): Promise<B
       const prepared = await (next ?? prepare(unit));
       next = undefined;
       if (ctx.signal.aborted) {
+        prepared.gates?.abandon();
         results.push({
           unit: unit.name,
           status: "interrupted",
@@ -331,6 +338,8 @@ interface RepositoryState {
   sourcePolicies: ReadonlyMap<string, SourcePolicy>;
   /** Whether a source takes "cache directories kept" from the global policy (see cacheDirsFromGlobal). */
   cacheDirsFromGlobal: (source: string) => boolean;
+  /** Whether a snapshot of a source can start ahead of the stop (see gateable). */
+  gateable: (source: string) => boolean;
 }
 
 /** What the run reads of the repository before it checks anything. */
@@ -367,6 +376,7 @@ async function checkRepository(
       return previous;
     },
     cacheDirsFromGlobal: (source) => cacheDirsFromGlobal(policies, hostname, username, source),
+    gateable: (source) => gateable(policies, hostname, username, source),
     sourcePolicies: new Map(
       policies.sources.filter((p) => p.host === hostname && p.user === username).map((p) => [p.path, p]),
     ),
@@ -391,6 +401,57 @@ interface PreparedUnit {
   sizes: number[];
   staged: StagedItem[];
   result: UnitBackupResult;
+  /** Direct snapshots started ahead of the stop; set once the unit is ready. */
+  gates?: Gates;
+}
+
+/**
+ * The unit's direct snapshots that start ahead of the stop (see adapters/kopia/gate.ts): each
+ * kopia opens the repository and loads its policy while the containers still run, then waits
+ * until it is released. At most one waits ahead of the snapshot being taken.
+ */
+interface Gates {
+  /** Starts the snapshot of the first gateable item from `index` on, unless one is started already. */
+  ahead(index: number): void;
+  /** The snapshot started for item `index`, if any (a start that failed gives undefined). */
+  take(index: number): Promise<GatedSnapshot | undefined> | undefined;
+  /** Ends every snapshot started and not taken: nothing read, nothing saved. */
+  abandon(): void;
+}
+
+function unitGates(
+  ctx: Context,
+  items: readonly PlannedItem[],
+  sizes: readonly number[],
+  can: (index: number) => boolean,
+): Gates {
+  const started = new Map<number, Promise<GatedSnapshot | undefined>>();
+  return {
+    ahead(index) {
+      if (started.size > 0) return;
+      const next = items.findIndex((_, i) => i >= index && can(i));
+      const item = items[next];
+      if (!item) return;
+      started.set(
+        next,
+        ctx.kopia
+          .startGatedSnapshot(item.path, { tags: item.tags(sizes[next] ?? 0) }, ctx.signal)
+          .catch((error: unknown) => {
+            ctx.log.info(`${item.name}: Kopia starts after the stop (${errorMessage(error)})`);
+            return undefined;
+          }),
+      );
+    },
+    take(index) {
+      const gate = started.get(index);
+      started.delete(index);
+      return gate;
+    },
+    abandon() {
+      for (const gate of started.values()) void gate.then((g) => g?.abort());
+      started.clear();
+    },
+  };
 }
 
 /**
@@ -473,6 +534,7 @@ async function prepareUnit(
       );
     prepared.staged = staged.value;
     prepared.sizes = surveys.map((survey) => survey.sizeBytes);
+    const repo = await repository;
     // Kopia would mangle names that are not valid UTF-8: such a volume is written as TAR, which
     // keeps them; a bind mount cannot be, so the unit fails before anything stops.
     for (const [index, item] of items.entries()) {
@@ -490,6 +552,17 @@ async function prepareUnit(
       result.warnings.push(warning);
       log.warn(`${unit.name}: ${warning}`);
     }
+    // The first direct snapshot starts now: Kopia's own start runs while the containers still run.
+    prepared.gates = unitGates(
+      ctx,
+      items,
+      prepared.sizes,
+      (index) =>
+        items[index]?.format === "direct" &&
+        surveys[index]?.directory === true &&
+        repo.gateable(items[index]?.path ?? ""),
+    );
+    prepared.gates.ahead(0);
     return prepared;
   } catch (error) {
     return fail("plan", errorMessage(error), error);
@@ -572,7 +645,11 @@ async function backupUnit(
 ): Promise<{ result: UnitBackupResult; finished: Promise<void> }> {
   const { log, settings } = ctx;
   const { unit, items, sizes, result } = prepared;
-  const done = () => ({ result, finished: Promise.resolve() });
+  const gates = prepared.gates ?? unitGates(ctx, items, sizes, () => false);
+  const done = () => {
+    gates.abandon();
+    return { result, finished: Promise.resolve() };
+  };
   try {
     const estimate = (previous: readonly SnapshotRecord[]) =>
       estimateNewData(
@@ -608,6 +685,9 @@ async function backupUnit(
   let journalId: string | undefined;
   let phase = "stop";
   const metadataRecords: { item: PlannedItem; metadata: FsMetadata }[] = [];
+  // The gated snapshots' manifests: the last one is written while the containers start again.
+  const records: Promise<void>[] = [];
+  let lastRecord: Promise<void> | undefined;
   try {
     // Written before the first stop: if kopi-docka dies, `recover` knows what to start again.
     if (plan.stop.length > 0)
@@ -649,6 +729,7 @@ async function backupUnit(
       result.items.push(itemResult);
       log.info(`snapshot ${item.kind} ${item.name}`);
       if (item.format === "tar") {
+        gates.ahead(index + 1);
         itemResult.snapshotId =
           item.formatReason !== undefined
             ? await snapshotTarThroughEngine(ctx, unit, item, sizeBytes)
@@ -657,6 +738,40 @@ async function backupUnit(
         continue;
       }
       // What Kopia does not keep is read while Kopia reads the data: no extra downtime.
+      const gate = await gates.take(index);
+      if (gate && (await gate.waiting)) {
+        const metadata = collectFsMetadata(item.path);
+        gate.release();
+        gates.ahead(index + 1);
+        const saved = gate.record.then((record) => {
+          itemResult.snapshotId = record.id;
+          itemResult.durationMs = Date.now() - started;
+        });
+        records.push(saved.catch(() => undefined));
+        if (index === items.length - 1) {
+          // Read to the end: the containers may start while Kopia writes the manifest.
+          saved.catch(() => undefined);
+          lastRecord = saved;
+          await Promise.all([gate.read, metadata]);
+        } else await Promise.all([saved, metadata]);
+        metadataRecords.push({ item, metadata: await metadata });
+        continue;
+      }
+      if (gate) {
+        // It ended without waiting: its error (or, had it read while the containers ran, its
+        // snapshot, deleted) is not this item's; the snapshot is taken now, as without a gate.
+        const missed = await gate.record.then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+        if (missed instanceof InterruptedError || ctx.signal.aborted) throw missed;
+        log.info(`${item.name}: ${errorMessage(missed)}; Kopia starts now`);
+        if (missed instanceof GateMissedError)
+          result.warnings.push(
+            `${item.name}: Kopia read it without waiting for the stop (its policy changed during the run?): that snapshot was deleted, the data snapshotted again after the stop`,
+          );
+      }
+      gates.ahead(index + 1);
       const [record, metadata] = await Promise.all([
         ctx.kopia.snapshotCreate(item.path, { tags: item.tags(sizeBytes) }, ctx.signal),
         collectFsMetadata(item.path),
@@ -674,6 +789,7 @@ async function backupUnit(
     const last = result.items.at(-1);
     if (last && !last.snapshotId) last.error = result.error;
   } finally {
+    gates.abandon();
     const stoppedIds = new Set(stoppedContainers.map((c) => c.id));
     toStart = plan.start.filter((c) => stoppedIds.has(c.id));
     result.notRestarted = await startContainers(
@@ -693,6 +809,17 @@ async function backupUnit(
   const startedAt = Date.now();
   const failedToStart = new Set(result.notRestarted.map((p) => p.container));
   const finished = (async () => {
+    await Promise.all(records);
+    if (lastRecord)
+      await lastRecord.catch((error: unknown) => {
+        if (result.status !== "ok") return;
+        const interrupted = error instanceof InterruptedError || ctx.signal.aborted;
+        result.status = interrupted ? "interrupted" : "failed";
+        result.error = interrupted ? "interrupted: containers were started again" : errorMessage(error);
+        result.errorDetails = [errorDetail("snapshot", error)];
+        const last = result.items.at(-1);
+        if (last && !last.snapshotId) last.error = result.error;
+      });
     const savedAfterStart =
       result.status === "ok" ? await saveAfterStart(ctx, prepared, metadataRecords) : [];
     // A unit that failed leaves no partial restore point behind: what this run saved is deleted.

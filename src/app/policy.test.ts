@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { GlobalPolicyChange, SourcePolicyChange } from "../adapters/kopia/argv.js";
+import { GATE_ACTIONS } from "../adapters/kopia/gate.js";
 import type { Policies } from "../adapters/kopia/kopia-client.js";
 import type { Context } from "./context.js";
-import { applyGlobalPolicy, cacheDirsFromGlobal, syncSourcePolicy } from "./policy.js";
+import { applyGlobalPolicy, cacheDirsFromGlobal, gateable, syncSourcePolicy } from "./policy.js";
 
 /** kopia's policy calls faked: what would be written is recorded. */
 function context() {
@@ -39,20 +40,37 @@ const retention = {
 const volume = "/var/lib/docker/volumes/db/_data";
 
 describe("applyGlobalPolicy", () => {
-  it("writes nothing when retention, compression and cache directories already match", async () => {
+  it("writes nothing when retention, compression, cache directories and the snapshot gate already match", async () => {
     const { ctx, global } = context();
     await applyGlobalPolicy(ctx, {
       retention,
       compression: { compressorName: "zstd" },
       ignoreCacheDirs: false,
+      gate: true,
     });
     expect(global).toEqual([]);
+  });
+
+  it("puts the snapshot gate's actions on the global policy when they are not exactly there", async () => {
+    const { ctx, global } = context();
+    await applyGlobalPolicy(ctx, {
+      retention,
+      compression: { compressorName: "zstd" },
+      ignoreCacheDirs: false,
+      gate: false,
+    });
+    expect(global).toEqual([{ gate: GATE_ACTIONS }]);
   });
 
   it("keeps cache directories when the global policy stores them empty (Kopia's default) or says nothing", async () => {
     for (const ignoreCacheDirs of [true, undefined]) {
       const { ctx, global } = context();
-      await applyGlobalPolicy(ctx, { retention, compression: { compressorName: "zstd" }, ignoreCacheDirs });
+      await applyGlobalPolicy(ctx, {
+        retention,
+        compression: { compressorName: "zstd" },
+        ignoreCacheDirs,
+        gate: true,
+      });
       expect(global).toEqual([{ ignoreCacheDirs: false }]);
     }
   });
@@ -69,17 +87,18 @@ describe("cacheDirsFromGlobal", () => {
         {
           ...base,
           sources: [
-            { host: "other", user: "root", path: "/var", ignore: [], ignoreCacheDirs: true },
-            { host: "h", user: "root", path: "/srv", ignore: [], ignoreCacheDirs: true },
+            { host: "other", user: "root", path: "/var", ignore: [], ignoreCacheDirs: true, actions: false },
+            { host: "h", user: "root", path: "/srv", ignore: [], ignoreCacheDirs: true, actions: false },
             {
               host: "h",
               user: "root",
               path: "/var/lib/docker/volumes/db",
               ignore: [],
               ignoreCacheDirs: undefined,
+              actions: false,
             },
           ],
-          levels: [{ host: "other", user: "", ignoreCacheDirs: true }],
+          levels: [{ host: "other", user: "", ignoreCacheDirs: true, actions: false }],
         },
         "h",
         "root",
@@ -89,12 +108,19 @@ describe("cacheDirsFromGlobal", () => {
   });
 
   it("no when a policy in between says anything about them", () => {
-    const parent = { host: "h", user: "root", path: "/var/lib/docker", ignore: [], ignoreCacheDirs: true };
+    const parent = {
+      host: "h",
+      user: "root",
+      path: "/var/lib/docker",
+      ignore: [],
+      ignoreCacheDirs: true,
+      actions: false,
+    };
     expect(cacheDirsFromGlobal({ ...base, sources: [parent] }, "h", "root", volume)).toBe(false);
     for (const user of ["root", ""])
       expect(
         cacheDirsFromGlobal(
-          { ...base, levels: [{ host: "h", user, ignoreCacheDirs: false }] },
+          { ...base, levels: [{ host: "h", user, ignoreCacheDirs: false, actions: false }] },
           "h",
           "root",
           volume,
@@ -133,5 +159,52 @@ describe("syncSourcePolicy", () => {
       { source: volume, change: { addIgnore: ["cache/"], removeIgnore: ["old/"] } },
       { source: volume, change: { addIgnore: [], removeIgnore: [], ignoreCacheDirs: false } },
     ]);
+  });
+});
+
+describe("gateable", () => {
+  const none: Pick<Policies, "sources" | "levels"> = { sources: [], levels: [] };
+  const source = (p: string, actions: boolean) => ({
+    host: "h",
+    user: "root",
+    path: p,
+    ignore: [],
+    ignoreCacheDirs: undefined,
+    actions,
+  });
+
+  it("yes when no policy of this user@host other than the global one defines an action", () => {
+    expect(gateable(none, "h", "root", volume)).toBe(true);
+    expect(
+      gateable(
+        {
+          sources: [
+            source(volume, false),
+            source("/var/lib/docker", false),
+            { ...source("/var/lib/docker", true), host: "other" },
+            source("/srv", true),
+            source("/var/lib/docker/volumes/db2", true),
+          ],
+          levels: [{ host: "other", user: "", ignoreCacheDirs: undefined, actions: true }],
+        },
+        "h",
+        "root",
+        volume,
+      ),
+    ).toBe(true);
+  });
+
+  it("no when a policy at, above or below the source, or the user's or host's, defines one", () => {
+    for (const p of [volume, "/var/lib/docker", `${volume}/sub`])
+      expect(gateable({ ...none, sources: [source(p, true)] }, "h", "root", volume)).toBe(false);
+    for (const user of ["root", ""])
+      expect(
+        gateable(
+          { ...none, levels: [{ host: "h", user, ignoreCacheDirs: undefined, actions: true }] },
+          "h",
+          "root",
+          volume,
+        ),
+      ).toBe(false);
   });
 });

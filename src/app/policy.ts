@@ -1,6 +1,7 @@
 // Keeping Kopia's global policy in line with the config's retention and compression (and cache
 // directories kept), and each source's own policy with the unit's ignore rules.
 import type { GlobalPolicyChange } from "../adapters/kopia/argv.js";
+import { GATE_ACTIONS } from "../adapters/kopia/gate.js";
 import type { GlobalPolicyJson, Policies, SourcePolicy } from "../adapters/kopia/kopia-client.js";
 import { isAtOrBelow } from "../domain/paths.js";
 import type { Context } from "./context.js";
@@ -37,12 +38,37 @@ export async function applyGlobalPolicy(
   if (compression && (current.compression?.compressorName ?? "none") !== compression)
     change.compression = compression;
   if (current.ignoreCacheDirs !== false) change.ignoreCacheDirs = false;
-  if (change.retention || change.compression || change.ignoreCacheDirs !== undefined) {
+  if (current.gate !== true) change.gate = GATE_ACTIONS;
+  if (change.retention || change.compression || change.ignoreCacheDirs !== undefined || change.gate) {
     ctx.log.info(
-      "updating Kopia's global policy (retention, compression, cache directories kept) to match the config",
+      "updating Kopia's global policy (retention, compression, cache directories kept, snapshot gate) to match the config",
     );
     await ctx.kopia.setGlobalPolicy(change);
   }
+}
+
+/**
+ * Whether a snapshot of `source` by `user@host` can be started ahead of the stop (see
+ * adapters/kopia/gate.ts), once the global policy holds the gate (applyGlobalPolicy's job): no
+ * other policy of this user@host (the host's, the user's, a path's at, above or below the
+ * source) defines an action, which would replace the gate or run beside it.
+ */
+export function gateable(
+  policies: Pick<Policies, "sources" | "levels">,
+  host: string,
+  user: string,
+  source: string,
+): boolean {
+  return (
+    !policies.levels.some((p) => p.actions && p.host === host && (p.user === user || p.user === "")) &&
+    !policies.sources.some(
+      (p) =>
+        p.actions &&
+        p.host === host &&
+        p.user === user &&
+        (isAtOrBelow(source, p.path) || isAtOrBelow(p.path, source)),
+    )
+  );
 }
 
 /**

@@ -75,6 +75,21 @@ export async function containerState(name: string): Promise<string> {
   return docker("inspect", "--format", "{{.State.Status}}", name);
 }
 
+/** Polls until every named container is in `state` (at most timeoutMs); false when they were not. */
+export async function waitForState(
+  names: readonly string[],
+  state: string,
+  timeoutMs = 10_000,
+): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const states = await Promise.all(names.map((n) => containerState(n)));
+    if (states.every((s) => s === state)) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 export async function containerStartedAt(name: string): Promise<string> {
   return docker("inspect", "--format", "{{.State.StartedAt}}", name);
 }

@@ -699,9 +699,21 @@ describe("surveyTree", () => {
       await fs.writeFile(path.join(root, "b"), Buffer.alloc(24));
       await fs.symlink("b", path.join(root, "link"));
       await fs.writeFile(Buffer.concat([Buffer.from(`${root}/bad-`), Buffer.from([0xff])]), "x");
-      expect(await surveyTree(root)).toEqual({ sizeBytes: 1025, nonUtf8Names: ["bad-\\xff"] });
-      expect(await surveyTree(path.join(root, "b"))).toEqual({ sizeBytes: 24, nonUtf8Names: [] });
-      expect(await surveyTree(path.join(root, "missing"))).toEqual({ sizeBytes: 0, nonUtf8Names: [] });
+      expect(await surveyTree(root)).toEqual({
+        sizeBytes: 1025,
+        nonUtf8Names: ["bad-\\xff"],
+        directory: true,
+      });
+      expect(await surveyTree(path.join(root, "b"))).toEqual({
+        sizeBytes: 24,
+        nonUtf8Names: [],
+        directory: false,
+      });
+      expect(await surveyTree(path.join(root, "missing"))).toEqual({
+        sizeBytes: 0,
+        nonUtf8Names: [],
+        directory: false,
+      });
     } finally {
       await fs.rm(root, { recursive: true, force: true });
     }

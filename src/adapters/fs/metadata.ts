@@ -127,6 +127,8 @@ export interface TreeSurvey {
   sizeBytes: number;
   /** Printable renderings of the names that are not valid UTF-8. */
   nonUtf8Names: string[];
+  /** Whether root is a directory (not a file, a symbolic link, or missing). */
+  directory: boolean;
 }
 
 /**
@@ -135,16 +137,20 @@ export interface TreeSurvey {
  */
 export async function surveyTree(root: string): Promise<TreeSurvey> {
   const rootStat = await fs.lstat(root, { bigint: true }).catch(() => undefined);
-  if (!rootStat) return { sizeBytes: 0, nonUtf8Names: [] };
+  if (!rootStat) return { sizeBytes: 0, nonUtf8Names: [], directory: false };
   if (!rootStat.isDirectory())
-    return { sizeBytes: rootStat.isFile() ? Number(rootStat.size) : 0, nonUtf8Names: [] };
+    return { sizeBytes: rootStat.isFile() ? Number(rootStat.size) : 0, nonUtf8Names: [], directory: false };
   let size = 0n;
   const found: Buffer[] = [];
   await walkTree(path.resolve(root), rootStat, true, (e) => {
     if (!e.nameValid) found.push(e.rel);
     if (e.st?.isFile()) size += e.st.size;
   });
-  return { sizeBytes: Number(size), nonUtf8Names: found.sort(Buffer.compare).map((b) => printableBytes(b)) };
+  return {
+    sizeBytes: Number(size),
+    nonUtf8Names: found.sort(Buffer.compare).map((b) => printableBytes(b)),
+    directory: true,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

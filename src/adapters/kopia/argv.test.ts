@@ -121,6 +121,18 @@ describe("kopia argv builders", () => {
     expectNoPassword(argv);
   });
 
+  it("snapshotCreateArgs for a gated snapshot runs the policy's actions", () => {
+    expect(snapshotCreateArgs(location, "/data", { tags: {}, gated: true })).toEqual([
+      ...BASE,
+      "--no-auto-maintenance",
+      "snapshot",
+      "create",
+      "/data",
+      "--force-enable-actions",
+      "--json",
+    ]);
+  });
+
   it("snapshotCreateArgs with override source and description", () => {
     expect(
       snapshotCreateArgs(location, "/staging/x", {
@@ -212,6 +224,26 @@ describe("kopia argv builders", () => {
 
   it("policyListArgs", () => {
     expect(policyListArgs(location)).toEqual([...BASE, "policy", "list", "--json"]);
+  });
+
+  it("policySetGlobalArgs with the snapshot gate: both actions, one timeout and mode", () => {
+    expect(
+      policySetGlobalArgs(location, {
+        gate: {
+          beforeSnapshotRoot: { path: "/bin/sh", args: ["-c", "b"], timeout: 60, mode: "essential" },
+          afterSnapshotRoot: { path: "/bin/sh", args: ["-c", "a"], timeout: 60, mode: "essential" },
+        },
+      }),
+    ).toEqual([
+      ...BASE,
+      "policy",
+      "set",
+      "--global",
+      "--before-snapshot-root-action=/bin/sh -c b",
+      "--after-snapshot-root-action=/bin/sh -c a",
+      "--action-command-timeout=60s",
+      "--action-command-mode=essential",
+    ]);
   });
 
   it("policySetGlobalArgs with retention and compression", () => {

@@ -1,5 +1,6 @@
 // Pure builders of kopia argv arrays. Each is tested by asserting the exact array.
 import { type Tags, tagArgs } from "../../domain/tags.js";
+import { actionFlagValue, GATE_TIMEOUT_SECONDS, type GateActions } from "./gate.js";
 
 export interface KopiaLocation {
   binary: string;
@@ -63,6 +64,8 @@ export interface SnapshotCreateOptions {
   stdinFile?: string;
   /** Record the snapshot under this source path instead of the path read. */
   overrideSource?: string;
+  /** Run the policy's actions (the snapshot gate, see gate.ts) even where this client disables them. */
+  gated?: boolean;
 }
 
 /**
@@ -81,6 +84,7 @@ export function snapshotCreateArgs(
     "create",
     ...(options.stdinFile ? [`--stdin-file=${options.stdinFile}`, "-"] : [source]),
     ...(options.overrideSource ? [`--override-source=${options.overrideSource}`] : []),
+    ...(options.gated ? ["--force-enable-actions"] : []),
     "--json",
     ...(options.description ? [`--description=${options.description}`] : []),
     ...tagArgs(options.tags),
@@ -136,6 +140,8 @@ export interface GlobalPolicyChange {
   compression?: string;
   /** false: directories holding a CACHEDIR.TAG are stored with their contents. */
   ignoreCacheDirs?: boolean;
+  /** The snapshot gate's before- and after-snapshot-root actions (see gate.ts). */
+  gate?: GateActions;
 }
 
 export function policySetGlobalArgs(location: KopiaLocation, change: GlobalPolicyChange): string[] {
@@ -148,6 +154,18 @@ export function policySetGlobalArgs(location: KopiaLocation, change: GlobalPolic
     ...retention,
     ...(change.compression ? [`--compression=${change.compression}`] : []),
     ...(change.ignoreCacheDirs !== undefined ? [`--ignore-cache-dirs=${change.ignoreCacheDirs}`] : []),
+    ...(change.gate ? gateArgs(change.gate) : []),
+  ];
+}
+
+/** Both actions take the one timeout and mode of the command that sets them. */
+function gateArgs(gate: GateActions): string[] {
+  const { beforeSnapshotRoot: before, afterSnapshotRoot: after } = gate;
+  return [
+    `--before-snapshot-root-action=${actionFlagValue(before)}`,
+    `--after-snapshot-root-action=${actionFlagValue(after)}`,
+    `--action-command-timeout=${before.timeout ?? GATE_TIMEOUT_SECONDS}s`,
+    `--action-command-mode=${before.mode ?? "essential"}`,
   ];
 }
 

@@ -1,6 +1,9 @@
 // The Kopia adapter: runs kopia through the one process runner, with the password in the
 // child's environment only, and maps its output and failures into domain types and typed errors.
-import { promises as fs } from "node:fs";
+import { constants, promises as fs } from "node:fs";
+import type { FileHandle } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import type { Readable } from "node:stream";
 import {
   EnvironmentError,
@@ -40,6 +43,7 @@ import {
   snapshotListArgs,
   versionArgs,
 } from "./argv.js";
+import { definesActions, GATE_ENV, GATE_GO, GATE_READ, GATE_STOP, GATE_WAITING, isGate } from "./gate.js";
 import {
   directoryObjectSchema,
   type GlobalPolicyJson,
@@ -58,6 +62,36 @@ export type KopiaProblem =
   | "unreachable"
   | "no-space"
   | "unknown";
+
+/** The JSON line `snapshot create --json` prints for the snapshot it saved. */
+function manifestLine(stdout: string): string | undefined {
+  return stdout
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith("{"))
+    .pop();
+}
+
+/** A gated kopia ended without having waited at the gate (see startGatedSnapshot). */
+export class GateMissedError extends Error {
+  constructor(readonly source: string) {
+    super(`kopia did not wait at the snapshot gate for ${source}`);
+  }
+}
+
+/** A snapshot started ahead of the stop (see startGatedSnapshot and gate.ts). */
+export interface GatedSnapshot {
+  /** True once kopia waits at the gate; false when it ended without waiting. */
+  readonly waiting: Promise<boolean>;
+  /** Settles once kopia has read the whole source (its after-snapshot-root action ran) or ended. */
+  readonly read: Promise<void>;
+  /** The snapshot saved; rejects as snapshotCreate does, or with GateMissedError. */
+  readonly record: Promise<SnapshotRecord>;
+  /** Lets kopia read the source. */
+  release(): void;
+  /** Ends kopia at the gate: nothing is read or saved. */
+  abort(): void;
+}
 
 /** Recognises kopia's well-known failures from its stderr. */
 export function classifyKopiaError(stderr: string): KopiaProblem {
@@ -129,6 +163,8 @@ export interface SourcePolicy {
   path: string;
   ignore: string[];
   ignoreCacheDirs: boolean | undefined;
+  /** Whether it defines any action (its own, not inherited). */
+  actions: boolean;
 }
 
 /** A policy defined for all paths of a user@host (`user` set) or of a host (`user` empty). */
@@ -136,6 +172,8 @@ export interface LevelPolicy {
   host: string;
   user: string;
   ignoreCacheDirs: boolean | undefined;
+  /** Whether it defines any action (its own, not inherited). */
+  actions: boolean;
 }
 
 export interface Policies {
@@ -187,6 +225,7 @@ export class KopiaClient {
       stdin?: Readable | StdinProducer;
       allowFailure?: boolean;
       extraEnv?: Record<string, string>;
+      onStderr?: (chunk: string) => void;
     } = {},
   ): Promise<RunResult> {
     let result: RunResult;
@@ -197,6 +236,7 @@ export class KopiaClient {
         secrets: this.secrets(),
         ...(options.signal ? { signal: options.signal } : {}),
         ...(options.stdin ? { stdin: options.stdin } : {}),
+        ...(options.onStderr ? { onStderr: options.onStderr } : {}),
       });
     } catch (error) {
       if (error instanceof ProcessStartError && error.code === "ENOENT")
@@ -347,12 +387,101 @@ export class KopiaClient {
       ...(signal ? { signal } : {}),
       ...(stdin ? { stdin } : {}),
     });
+    return this.snapshotRecord(argv, result, signal);
+  }
+
+  /**
+   * Starts a snapshot of the directory `source` that waits, before it reads anything, until it is
+   * released (see gate.ts). Kopia runs the gate only when the source's policy takes it from the
+   * global one (the caller checks with `Policies`); a kopia that ends without having waited is not
+   * trusted: a snapshot it saved anyway is deleted and `record` rejects with GateMissedError.
+   */
+  async startGatedSnapshot(
+    source: string,
+    options: SnapshotCreateOptions,
+    signal?: AbortSignal,
+  ): Promise<GatedSnapshot> {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), "kopi-docka-gate-"));
+    const fifo = path.join(dir, "gate");
+    let handle: FileHandle | undefined;
+    try {
+      const made = await runProcess({ argv: ["mkfifo", "-m", "600", fifo] });
+      if (made.exitCode !== 0) throw new Error(`mkfifo failed: ${lastLines(made.stderrTail)}`);
+      // Read and write: opening never blocks, and this process is the FIFO's only writer.
+      handle = await fs.open(fifo, constants.O_RDWR);
+    } catch (error) {
+      await handle?.close();
+      await fs.rm(dir, { recursive: true, force: true });
+      throw error;
+    }
+    const fifoHandle = handle;
+    let onWaiting: (waited: boolean) => void = () => {};
+    let onRead: () => void = () => {};
+    const waiting = new Promise<boolean>((resolve) => {
+      onWaiting = resolve;
+    });
+    const read = new Promise<void>((resolve) => {
+      onRead = resolve;
+    });
+    let waited = false;
+    let pending = "";
+    const onStderr = (chunk: string) => {
+      pending += chunk;
+      const lines = pending.split("\n");
+      pending = lines.pop() ?? "";
+      for (const line of lines) {
+        if (line === GATE_WAITING) {
+          waited = true;
+          onWaiting(true);
+        } else if (line === GATE_READ) onRead();
+      }
+    };
+    let said = false;
+    const say = (word: string) => {
+      if (said) return;
+      said = true;
+      fifoHandle.write(word).catch(() => undefined);
+    };
+    const argv = snapshotCreateArgs(this.options.location, source, { ...options, gated: true });
+    const record = (async () => {
+      let result: RunResult;
+      try {
+        result = await this.run(argv, {
+          allowFailure: true,
+          extraEnv: { [GATE_ENV]: fifo },
+          onStderr,
+          ...(signal ? { signal } : {}),
+        });
+      } finally {
+        onWaiting(false);
+        onRead();
+        await fifoHandle.close().catch(() => undefined);
+        await fs.rm(dir, { recursive: true, force: true }).catch(() => undefined);
+      }
+      if (!waited) {
+        // Not gated (a policy in between, or changed since it was read): it read the data while
+        // the containers ran. What it saved is not a cold snapshot.
+        const line = result.exitCode === 0 ? manifestLine(result.stdout) : undefined;
+        const saved = line ? snapshotManifestSchema.parse(JSON.parse(line)).id : undefined;
+        if (saved) await this.deleteSnapshots([saved]);
+        throw new GateMissedError(source);
+      }
+      return this.snapshotRecord(argv, result, signal);
+    })();
+    // Settled by whoever awaits it; a rejection nobody waits for must not end the process.
+    record.catch(() => undefined);
+    return {
+      waiting,
+      read,
+      record,
+      release: () => say(GATE_GO),
+      abort: () => say(GATE_STOP),
+    };
+  }
+
+  private snapshotRecord(argv: readonly string[], result: RunResult, signal?: AbortSignal): SnapshotRecord {
     if (result.aborted && signal?.aborted) throw signal.reason ?? new InterruptedError("abort");
-    const line = result.stdout
-      .split("\n")
-      .map((l) => l.trim())
-      .filter((l) => l.startsWith("{"))
-      .pop();
+    const line = manifestLine(result.stdout);
     if (result.exitCode !== 0) throw this.failure(argv, result);
     if (!line)
       throw new KopiaError("kopia printed no snapshot manifest", "unknown", {
@@ -442,6 +571,7 @@ export class KopiaClient {
             retention: global.retention,
             compression: global.compression,
             ignoreCacheDirs: global.files?.ignoreCacheDirs,
+            gate: isGate(global.actions),
           }
         : {},
       sources: entries
@@ -452,6 +582,7 @@ export class KopiaClient {
           path: e.target.path,
           ignore: e.files?.ignore ?? [],
           ignoreCacheDirs: e.files?.ignoreCacheDirs,
+          actions: definesActions(e.actions),
         })),
       levels: entries
         .filter((e) => !isGlobal(e) && e.target.path === "")
@@ -459,6 +590,7 @@ export class KopiaClient {
           host: e.target.host,
           user: e.target.userName,
           ignoreCacheDirs: e.files?.ignoreCacheDirs,
+          actions: definesActions(e.actions),
         })),
     };
   }

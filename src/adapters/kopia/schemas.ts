@@ -106,6 +106,26 @@ export const directoryObjectSchema = z
   })
   .passthrough();
 
+const actionCommandSchema = z
+  .object({
+    path: z.string().optional(),
+    args: z.array(z.string()).optional(),
+    script: z.string().optional(),
+    timeout: z.number().optional(),
+    mode: z.string().optional(),
+  })
+  .passthrough();
+
+/** A policy's actions (`actions` of `kopia policy list --json`). */
+export const actionsPolicySchema = z
+  .object({
+    beforeFolder: actionCommandSchema.optional(),
+    afterFolder: actionCommandSchema.optional(),
+    beforeSnapshotRoot: actionCommandSchema.optional(),
+    afterSnapshotRoot: actionCommandSchema.optional(),
+  })
+  .passthrough();
+
 /** One entry of `kopia policy list --json`: the policy defined at a target (not the effective one). */
 export const policyListEntrySchema = z
   .object({
@@ -116,10 +136,13 @@ export const policyListEntrySchema = z
       .object({ ignore: z.array(z.string()).optional(), ignoreCacheDirs: z.boolean().optional() })
       .passthrough()
       .optional(),
+    actions: actionsPolicySchema.optional(),
   })
   .passthrough();
 export const policyListSchema = z.array(policyListEntrySchema);
 export type GlobalPolicyJson = Pick<z.infer<typeof policyListEntrySchema>, "retention" | "compression"> & {
   /** Whether directories holding a CACHEDIR.TAG are stored empty (undefined: Kopia's default, true). */
   ignoreCacheDirs?: boolean | undefined;
+  /** Whether its snapshot-root actions are the snapshot gate's (see gate.ts). */
+  gate?: boolean | undefined;
 };
