@@ -786,7 +786,7 @@ function markdown(result) {
     lines.push(
       `**Data:** ${mib(d.totalBytes)} in one volume of a running two-container compose unit: ${d.smallFiles} small files (${mib(d.smallBytes)}) and ${d.largeFiles} files of ${mib(d.largeFileBytes)}, one a database-like file. Change (${d.changePercent}%): ${d.smallChanged} small files rewritten, ${d.smallAdded} added, ${d.smallDeleted} deleted, ${mib(d.dbRewrittenBytes)} rewritten in place inside the database file: ${mib(d.bytesChanged)} of new bytes.`,
       "",
-      "Kopia's part: for a backup, Kopia's own time for the data snapshots (from their manifests); for kopi-docka's restore, its restore of the data beside the volume (kopia, the metadata record, the flush to disk); for raw Kopia's restore, `kopia restore` alone.",
+      "Kopia's part: for a backup, Kopia's own time for the data snapshots (from their manifests; a snapshot kopi-docka started ahead of the stop counts from when the last container had stopped); for kopi-docka's restore, its restore of the data beside the volume (kopia, the metadata record, the flush to disk); for raw Kopia's restore, `kopia restore` alone.",
       "",
       `Before each case: \`sync\`${m.pageCacheDroppedBeforeEachCase ? " and the page cache emptied (every tool reads its input from disk)" : " (the page cache could not be emptied here)"}. Each case ran ${result.data.repeats} times, interleaved (the order of the three tools rotated each round; first backups each on fresh repositories, second backups each after a new ${d.changePercent}% change). Medians; ratios are the median of each round's ratio to raw Kopia in that round; peak RSS is the highest of the rounds.`,
       "",
