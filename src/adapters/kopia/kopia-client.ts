@@ -393,8 +393,9 @@ export class KopiaClient {
   /**
    * Starts a snapshot of the directory `source` that waits, before it reads anything, until it is
    * released (see gate.ts). Kopia runs the gate only when the source's policy takes it from the
-   * global one (the caller checks with `Policies`); a kopia that ends without having waited is not
-   * trusted: a snapshot it saved anyway is deleted and `record` rejects with GateMissedError.
+   * global one (the caller checks with `Policies`); a kopia that saved a snapshot without having
+   * waited is not trusted: the snapshot is deleted and `record` rejects with GateMissedError. One
+   * that failed before the gate rejects as snapshotCreate does.
    */
   async startGatedSnapshot(
     source: string,
@@ -458,15 +459,20 @@ export class KopiaClient {
         await fifoHandle.close().catch(() => undefined);
         await fs.rm(dir, { recursive: true, force: true }).catch(() => undefined);
       }
-      if (!waited) {
+      if (!waited && result.exitCode === 0) {
         // Not gated (a policy in between, or changed since it was read): it read the data while
         // the containers ran. What it saved is not a cold snapshot.
-        const line = result.exitCode === 0 ? manifestLine(result.stdout) : undefined;
+        const line = manifestLine(result.stdout);
         const saved = line ? snapshotManifestSchema.parse(JSON.parse(line)).id : undefined;
         if (saved) await this.deleteSnapshots([saved]);
         throw new GateMissedError(source);
       }
-      return this.snapshotRecord(argv, result, signal);
+      // The gate's own lines are not kopia's: a failure is told by kopia's lines alone.
+      const stderrTail = result.stderrTail
+        .split("\n")
+        .filter((l) => l !== GATE_WAITING && l !== GATE_READ)
+        .join("\n");
+      return this.snapshotRecord(argv, { ...result, stderrTail }, signal);
     })();
     // Settled by whoever awaits it; a rejection nobody waits for must not end the process.
     record.catch(() => undefined);
