@@ -101,6 +101,9 @@ describe("snapshot gate (real kopia)", () => {
     const result = await ws.run(["backup", "--unit", unit, "--json"]);
     expect(result.code, result.stderr).toBe(0);
     expect(await containerState(`${unit}-db`)).toBe("running");
+    // The kopia reading the volume is kopi-docka's own: not "a process outside the containers".
+    const report = JSON.parse(result.stdout) as { units: { warnings: string[] }[] };
+    expect(report.units[0]?.warnings).toEqual([]);
     const stoppedAt = Date.parse(await docker("inspect", "--format", "{{.State.FinishedAt}}", `${unit}-db`));
     const snapshot = (await client.listSnapshots()).find(
       (s) => s.tags.type === "volume" && s.tags.unit === unit,

@@ -11,8 +11,27 @@ function isBelow(file: string, root: string): boolean {
   return file === root || file.startsWith(root.endsWith("/") ? root : `${root}/`);
 }
 
-/** Open files (and working directories) of every process below any of `roots`. Never throws. */
-export async function findOpenFiles(roots: readonly string[], procRoot = "/proc"): Promise<OpenFile[]> {
+/** The parent's pid from /proc/<pid>/stat ("pid (comm) state ppid ..."; comm may hold spaces). */
+async function parentOf(procRoot: string, pid: string): Promise<number | undefined> {
+  const stat = await fs.readFile(`${procRoot}/${pid}/stat`, "utf8").catch(() => "");
+  const ppid = Number(
+    stat
+      .slice(stat.lastIndexOf(")") + 1)
+      .trim()
+      .split(/\s+/)[1],
+  );
+  return Number.isInteger(ppid) ? ppid : undefined;
+}
+
+/**
+ * Open files (and working directories) of every process below any of `roots`, except this
+ * process and its own children (the kopia reading the data, getfattr, tar). Never throws.
+ */
+export async function findOpenFiles(
+  roots: readonly string[],
+  procRoot = "/proc",
+  self = process.pid,
+): Promise<OpenFile[]> {
   if (roots.length === 0) return [];
   const found: OpenFile[] = [];
   let pids: string[];
@@ -23,7 +42,7 @@ export async function findOpenFiles(roots: readonly string[], procRoot = "/proc"
   }
   await Promise.all(
     pids.map(async (pid) => {
-      if (Number(pid) === process.pid) return;
+      if (Number(pid) === self) return;
       const targets: string[] = [];
       try {
         const fds = await fs.readdir(`${procRoot}/${pid}/fd`);
@@ -37,7 +56,7 @@ export async function findOpenFiles(roots: readonly string[], procRoot = "/proc"
         return;
       }
       const hits = targets.filter((t) => roots.some((r) => isBelow(t.replace(/ \(deleted\)$/, ""), r)));
-      if (hits.length === 0) return;
+      if (hits.length === 0 || (await parentOf(procRoot, pid)) === self) return;
       const command = (await fs.readFile(`${procRoot}/${pid}/comm`, "utf8").catch(() => "?")).trim();
       for (const hit of new Set(hits)) found.push({ pid: Number(pid), command, path: hit });
     }),
