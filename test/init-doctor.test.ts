@@ -82,7 +82,8 @@ describe("init", () => {
       }),
       { mode: 0o600 },
     );
-    const result = await runCli(["--config", configPath, "init"]);
+    // HOME: Kopia's cache and log directories land in the test's directory, not in this host's.
+    const result = await runCli(["--config", configPath, "init"], { env: { HOME: dir } });
     expect(result.code).toBe(4);
     expect(result.stderr).toMatch(/password is wrong/);
     expect(result.stderr).not.toContain("wrong-password");
