@@ -43,7 +43,7 @@ import {
 import type { Context } from "./context.js";
 import { type Discovery, discover, selectUnits } from "./discover.js";
 import { type MaintenanceOutcome, maintainWhenDue } from "./maintenance.js";
-import { applyGlobalPolicy, cacheDirsFromGlobal, gateable, syncSourcePolicy } from "./policy.js";
+import { applyGlobalPolicy, cacheDirsFromGlobal, gateable, policiesOf, syncSourcePolicy } from "./policy.js";
 import { checkFreeSpace, checkRepositoryWritable, estimateNewData, hasRoomFor } from "./preflight.js";
 import { stageDockerConfig, stageNetworks, stageRecipe } from "./recipe.js";
 import { exclusiveRun, journalOf, type RecoverReport, writeRunRecord } from "./run-guard.js";
@@ -269,7 +269,7 @@ export async function runBackup(ctx: Context, request: BackupRequest): Promise<B
       const prepared = await (next ?? prepare(unit));
       next = undefined;
       if (ctx.signal.aborted) {
-        prepared.gates?.abandon();
+        prepared.gates.abandon();
         results.push({
           unit: unit.name,
           status: "interrupted",
@@ -367,7 +367,7 @@ async function checkRepository(
 ): Promise<RepositoryState> {
   await checkRepositoryWritable(status);
   await applyGlobalPolicy(ctx, policies.global);
-  const { hostname, username } = status;
+  const own = policiesOf(policies, status.hostname, status.username);
   let previous: Promise<SnapshotRecord[]> | undefined;
   return {
     status,
@@ -375,11 +375,9 @@ async function checkRepository(
       previous ??= status.storageType === "filesystem" ? ctx.kopia.listSnapshots() : Promise.resolve([]);
       return previous;
     },
-    cacheDirsFromGlobal: (source) => cacheDirsFromGlobal(policies, hostname, username, source),
-    gateable: (source) => gateable(policies, hostname, username, source),
-    sourcePolicies: new Map(
-      policies.sources.filter((p) => p.host === hostname && p.user === username).map((p) => [p.path, p]),
-    ),
+    cacheDirsFromGlobal: (source) => cacheDirsFromGlobal(own, source),
+    gateable: (source) => gateable(own, source),
+    sourcePolicies: new Map(own.sources.map((p) => [p.path, p])),
   };
 }
 
@@ -401,8 +399,8 @@ interface PreparedUnit {
   sizes: number[];
   staged: StagedItem[];
   result: UnitBackupResult;
-  /** Direct snapshots started ahead of the stop; set once the unit is ready. */
-  gates?: Gates;
+  /** Direct snapshots started ahead of the stop (none until the unit is ready). */
+  gates: Gates;
 }
 
 /**
@@ -423,13 +421,13 @@ function unitGates(
   ctx: Context,
   items: readonly PlannedItem[],
   sizes: readonly number[],
-  can: (index: number) => boolean,
+  gateable: readonly boolean[],
 ): Gates {
   const started = new Map<number, Promise<GatedSnapshot | undefined>>();
   return {
     ahead(index) {
       if (started.size > 0) return;
-      const next = items.findIndex((_, i) => i >= index && can(i));
+      const next = gateable.findIndex((can, i) => i >= index && can);
       const item = items[next];
       if (!item) return;
       started.set(
@@ -489,6 +487,7 @@ async function prepareUnit(
     sizes: [],
     staged: [],
     result,
+    gates: unitGates(ctx, items, [], []),
   };
   const fail = (phase: string, message: string, error?: unknown) => {
     result.status = ctx.signal.aborted ? "interrupted" : "failed";
@@ -557,10 +556,10 @@ async function prepareUnit(
       ctx,
       items,
       prepared.sizes,
-      (index) =>
-        items[index]?.format === "direct" &&
-        surveys[index]?.directory === true &&
-        repo.gateable(items[index]?.path ?? ""),
+      items.map(
+        (item, index) =>
+          item.format === "direct" && surveys[index]?.directory === true && repo.gateable(item.path),
+      ),
     );
     prepared.gates.ahead(0);
     return prepared;
@@ -633,6 +632,19 @@ async function stageUnit(
 }
 
 /**
+ * Records a failure of the unit's stop or snapshots (or the interruption) in its result; the
+ * item being snapshotted, if it saved nothing, carries the error too.
+ */
+function failSnapshots(result: UnitBackupResult, phase: string, error: unknown, signal: AbortSignal): void {
+  const interrupted = error instanceof InterruptedError || signal.aborted;
+  result.status = interrupted ? "interrupted" : "failed";
+  result.error = interrupted ? "interrupted: containers were started again" : errorMessage(error);
+  result.errorDetails = [errorDetail(phase, error)];
+  const last = result.items.at(-1);
+  if (last && !last.snapshotId) last.error = result.error;
+}
+
+/**
  * Backs up one prepared unit: stop, snapshot, start; it returns once the containers run again.
  * `finished` ends when what needs no downtime is saved and the started containers have been seen
  * still running a moment later; the result is final only then.
@@ -645,7 +657,7 @@ async function backupUnit(
 ): Promise<{ result: UnitBackupResult; finished: Promise<void> }> {
   const { log, settings } = ctx;
   const { unit, items, sizes, result } = prepared;
-  const gates = prepared.gates ?? unitGates(ctx, items, sizes, () => false);
+  const { gates } = prepared;
   const done = () => {
     gates.abandon();
     return { result, finished: Promise.resolve() };
@@ -750,7 +762,6 @@ async function backupUnit(
         records.push(saved.catch(() => undefined));
         if (index === items.length - 1) {
           // Read to the end: the containers may start while Kopia writes the manifest.
-          saved.catch(() => undefined);
           lastRecord = saved;
           await Promise.all([gate.read, metadata]);
         } else await Promise.all([saved, metadata]);
@@ -782,12 +793,7 @@ async function backupUnit(
     }
     await openFiles;
   } catch (error) {
-    const interrupted = error instanceof InterruptedError || ctx.signal.aborted;
-    result.status = interrupted ? "interrupted" : "failed";
-    result.error = interrupted ? "interrupted: containers were started again" : errorMessage(error);
-    result.errorDetails = [errorDetail(phase, error)];
-    const last = result.items.at(-1);
-    if (last && !last.snapshotId) last.error = result.error;
+    failSnapshots(result, phase, error, ctx.signal);
   } finally {
     gates.abandon();
     const stoppedIds = new Set(stoppedContainers.map((c) => c.id));
@@ -812,13 +818,7 @@ async function backupUnit(
     await Promise.all(records);
     if (lastRecord)
       await lastRecord.catch((error: unknown) => {
-        if (result.status !== "ok") return;
-        const interrupted = error instanceof InterruptedError || ctx.signal.aborted;
-        result.status = interrupted ? "interrupted" : "failed";
-        result.error = interrupted ? "interrupted: containers were started again" : errorMessage(error);
-        result.errorDetails = [errorDetail("snapshot", error)];
-        const last = result.items.at(-1);
-        if (last && !last.snapshotId) last.error = result.error;
+        if (result.status === "ok") failSnapshots(result, "snapshot", error, ctx.signal);
       });
     const savedAfterStart =
       result.status === "ok" ? await saveAfterStart(ctx, prepared, metadataRecords) : [];

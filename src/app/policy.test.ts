@@ -3,7 +3,7 @@ import type { GlobalPolicyChange, SourcePolicyChange } from "../adapters/kopia/a
 import { GATE_ACTIONS } from "../adapters/kopia/gate.js";
 import type { Policies } from "../adapters/kopia/kopia-client.js";
 import type { Context } from "./context.js";
-import { applyGlobalPolicy, cacheDirsFromGlobal, gateable, syncSourcePolicy } from "./policy.js";
+import { applyGlobalPolicy, cacheDirsFromGlobal, gateable, policiesOf, syncSourcePolicy } from "./policy.js";
 
 /** kopia's policy calls faked: what would be written is recorded. */
 function context() {
@@ -28,6 +28,13 @@ function context() {
   } as unknown as Pick<Context, "kopia" | "settings" | "log">;
   return { ctx, global, sources };
 }
+
+/** Both questions as a run asks them: about the policies of one user@host. */
+type Some = Pick<Policies, "sources" | "levels">;
+const cacheDirs = (p: Some, host: string, user: string, source: string) =>
+  cacheDirsFromGlobal(policiesOf(p, host, user), source);
+const gate = (p: Some, host: string, user: string, source: string) =>
+  gateable(policiesOf(p, host, user), source);
 
 const retention = {
   keepLatest: 10,
@@ -80,10 +87,10 @@ describe("cacheDirsFromGlobal", () => {
   const base: Pick<Policies, "sources" | "levels"> = { sources: [], levels: [] };
 
   it("yes when no policy between the source and the global one speaks of cache directories", () => {
-    expect(cacheDirsFromGlobal(base, "h", "root", volume)).toBe(true);
+    expect(cacheDirs(base, "h", "root", volume)).toBe(true);
     // Policies of other hosts, users and unrelated paths do not apply.
     expect(
-      cacheDirsFromGlobal(
+      cacheDirs(
         {
           ...base,
           sources: [
@@ -116,10 +123,10 @@ describe("cacheDirsFromGlobal", () => {
       ignoreCacheDirs: true,
       actions: false,
     };
-    expect(cacheDirsFromGlobal({ ...base, sources: [parent] }, "h", "root", volume)).toBe(false);
+    expect(cacheDirs({ ...base, sources: [parent] }, "h", "root", volume)).toBe(false);
     for (const user of ["root", ""])
       expect(
-        cacheDirsFromGlobal(
+        cacheDirs(
           { ...base, levels: [{ host: "h", user, ignoreCacheDirs: false, actions: false }] },
           "h",
           "root",
@@ -174,9 +181,9 @@ describe("gateable", () => {
   });
 
   it("yes when no policy of this user@host other than the global one defines an action", () => {
-    expect(gateable(none, "h", "root", volume)).toBe(true);
+    expect(gate(none, "h", "root", volume)).toBe(true);
     expect(
-      gateable(
+      gate(
         {
           sources: [
             source(volume, false),
@@ -196,10 +203,10 @@ describe("gateable", () => {
 
   it("no when a policy at, above or below the source, or the user's or host's, defines one", () => {
     for (const p of [volume, "/var/lib/docker", `${volume}/sub`])
-      expect(gateable({ ...none, sources: [source(p, true)] }, "h", "root", volume)).toBe(false);
+      expect(gate({ ...none, sources: [source(p, true)] }, "h", "root", volume)).toBe(false);
     for (const user of ["root", ""])
       expect(
-        gateable(
+        gate(
           { ...none, levels: [{ host: "h", user, ignoreCacheDirs: undefined, actions: true }] },
           "h",
           "root",

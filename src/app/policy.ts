@@ -48,45 +48,42 @@ export async function applyGlobalPolicy(
 }
 
 /**
- * Whether a snapshot of `source` by `user@host` can be started ahead of the stop (see
- * adapters/kopia/gate.ts), once the global policy holds the gate (applyGlobalPolicy's job): no
- * other policy of this user@host (the host's, the user's, a path's at, above or below the
- * source) defines an action, which would replace the gate or run beside it.
+ * The policies that apply to `user@host` besides the global one: its paths' policies, and the
+ * policies for all its paths (the user@host's, the host's).
  */
-export function gateable(
+export function policiesOf(
   policies: Pick<Policies, "sources" | "levels">,
   host: string,
   user: string,
-  source: string,
-): boolean {
+): Pick<Policies, "sources" | "levels"> {
+  return {
+    sources: policies.sources.filter((p) => p.host === host && p.user === user),
+    levels: policies.levels.filter((p) => p.host === host && (p.user === user || p.user === "")),
+  };
+}
+
+/**
+ * Whether a snapshot of `source` can be started ahead of the stop (see adapters/kopia/gate.ts),
+ * once the global policy holds the gate (applyGlobalPolicy's job): none of `own` (policiesOf this
+ * user@host) defines an action, be it for all paths or for a path at, above or below the
+ * source; such an action would replace the gate or run beside it.
+ */
+export function gateable(own: Pick<Policies, "sources" | "levels">, source: string): boolean {
   return (
-    !policies.levels.some((p) => p.actions && p.host === host && (p.user === user || p.user === "")) &&
-    !policies.sources.some(
-      (p) =>
-        p.actions &&
-        p.host === host &&
-        p.user === user &&
-        (isAtOrBelow(source, p.path) || isAtOrBelow(p.path, source)),
-    )
+    !own.levels.some((p) => p.actions) &&
+    !own.sources.some((p) => p.actions && (isAtOrBelow(source, p.path) || isAtOrBelow(p.path, source)))
   );
 }
 
 /**
- * Whether a source of `user@host` takes its cache-directory setting from the global policy (which
- * applyGlobalPolicy makes keep them): no policy between the two (a parent path's, the user@host's,
- * the host's) says anything about cache directories.
+ * Whether `source` takes its cache-directory setting from the global policy (which
+ * applyGlobalPolicy makes keep them): none of `own` (policiesOf this user@host) between the two
+ * (a parent path's, the user@host's, the host's) says anything about cache directories.
  */
-export function cacheDirsFromGlobal(
-  policies: Pick<Policies, "sources" | "levels">,
-  host: string,
-  user: string,
-  source: string,
-): boolean {
+export function cacheDirsFromGlobal(own: Pick<Policies, "sources" | "levels">, source: string): boolean {
   const between = [
-    ...policies.sources.filter(
-      (p) => p.host === host && p.user === user && p.path !== source && isAtOrBelow(source, p.path),
-    ),
-    ...policies.levels.filter((p) => p.host === host && (p.user === user || p.user === "")),
+    ...own.sources.filter((p) => p.path !== source && isAtOrBelow(source, p.path)),
+    ...own.levels,
   ];
   return between.every((p) => p.ignoreCacheDirs === undefined);
 }
