@@ -20,7 +20,7 @@ import {
   waitForState,
 } from "./helpers/docker.js";
 import { pseudoRandom, rewriteInPlace, writeFixtureTree } from "./helpers/fixtures.js";
-import { waitForProcesses } from "./helpers/processes.js";
+import { waitForProcesses, waitForReaderOf } from "./helpers/processes.js";
 import { allocatedBytes, expectSameTree, manifest } from "./helpers/tree.js";
 
 const execFileAsync = promisify(execFile);
@@ -401,12 +401,14 @@ describe("cold backup and restore, direct format", () => {
       .restorePoints;
     await fs.writeFile(path.join(dbData, "new-file"), pseudoRandom("kill-kopia")(60 * 1024 * 1024));
     const running = ws.start(["backup", "--unit", project, "--json"]);
-    const kopia = await waitForProcesses(
-      (c) => c.includes("snapshot\0create") && c.includes(ws.dir) && c.includes("/_data"),
+    // Killed while it reads the new file (Kopia starts before the stop and waits at the gate: a
+    // kopia that dies there is replaced by one started after the stop).
+    const kopia = await waitForReaderOf(
+      path.join(dbData, "new-file"),
+      (c) => c.includes("snapshot\0create") && c.includes(ws.dir),
     );
     expect(kopia.length).toBeGreaterThan(0);
-    // Kopia starts before the stop and waits at the gate: it is killed while it reads.
-    expect(await waitForState([`${project}_db_1`], "exited")).toBe(true);
+    expect(await containerState(`${project}_db_1`)).toBe("exited");
     for (const pid of kopia) process.kill(pid, "SIGKILL");
     const { code, stdout } = await running.done;
     expect(code).toBe(1);

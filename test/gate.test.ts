@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GateMissedError, KopiaClient } from "../src/adapters/kopia/kopia-client.js";
 import { createWorkspace, ROOT, type Workspace } from "./helpers/cli.js";
 import { containerState, createVolume, docker, removeLabelled, runContainer } from "./helpers/docker.js";
+import { processesMatching } from "./helpers/processes.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -22,16 +23,17 @@ describe("snapshot gate (real kopia)", () => {
   let client: KopiaClient;
   let source: string;
 
-  /** The kopia processes of this workspace still running (their command lines). */
-  async function kopiaProcesses(): Promise<string[]> {
-    const found: string[] = [];
-    for (const pid of await fs.readdir("/proc")) {
-      if (!/^\d+$/.test(pid)) continue;
-      const cmdline = await fs.readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
-      if (cmdline.includes(ws.dir) && cmdline.includes("snapshot\0create")) found.push(cmdline);
-    }
-    return found;
-  }
+  /** The kopia snapshot processes of this workspace still running. */
+  const kopiaProcesses = () => processesMatching((c) => c.includes(ws.dir) && c.includes("snapshot\0create"));
+  /** How KopiaClient reaches the workspace's repository. */
+  const clientOptions = () => ({
+    location: {
+      binary: "kopia",
+      configFile: path.join(ws.dir, "kopia", "repository.config"),
+      logDir: path.join(ws.dir, "kopia-logs"),
+    },
+    password: ws.password,
+  });
 
   async function snapshotsOfSource(): Promise<string[]> {
     return (await client.listSnapshots()).filter((s) => s.path === source).map((s) => s.id);
@@ -39,14 +41,7 @@ describe("snapshot gate (real kopia)", () => {
 
   beforeAll(async () => {
     ws = await createWorkspace(); // init puts the gate on the global policy
-    client = new KopiaClient({
-      location: {
-        binary: "kopia",
-        configFile: path.join(ws.dir, "kopia", "repository.config"),
-        logDir: path.join(ws.dir, "kopia-logs"),
-      },
-      password: ws.password,
-    });
+    client = new KopiaClient(clientOptions());
     source = path.join(ws.dir, "data");
     await fs.mkdir(source, { mode: 0o755 });
     await fs.writeFile(path.join(source, "a"), "before\n");
@@ -138,14 +133,7 @@ describe("snapshot gate (real kopia)", () => {
     const client = path.join(ROOT, "dist", "adapters", "kopia", "kopia-client.js");
     const script = `
       import { KopiaClient } from ${JSON.stringify(client)};
-      const c = new KopiaClient(${JSON.stringify({
-        location: {
-          binary: "kopia",
-          configFile: path.join(ws.dir, "kopia", "repository.config"),
-          logDir: path.join(ws.dir, "kopia-logs"),
-        },
-        password: ws.password,
-      })});
+      const c = new KopiaClient(${JSON.stringify(clientOptions())});
       const gate = await c.startGatedSnapshot(${JSON.stringify(source)}, { tags: {} });
       if (await gate.waiting) console.log("waiting");
       setInterval(() => {}, 1000);
