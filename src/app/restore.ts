@@ -6,6 +6,7 @@ import { applyFsMetadataFull, parseFsMetadata } from "../adapters/fs/metadata.js
 import {
   dropSafetyCopy,
   flushToDisk,
+  flushWhileWriting,
   repairInterruptedSwap,
   type Swap,
   stagingPath,
@@ -576,7 +577,12 @@ function hostTarget(
       ctx.log.info(`restoring ${item.kind} ${item.name} into ${item.target}`);
       await fs.mkdir(path.dirname(item.target), { recursive: true });
       await fs.rm(stagingPath(item.target), { recursive: true, force: true });
-      await restoreItemInto(ctx, point, item, stagingPath(item.target));
+      const flushing = flushWhileWriting(path.dirname(item.target));
+      try {
+        await restoreItemInto(ctx, point, item, stagingPath(item.target));
+      } finally {
+        await flushing.stop();
+      }
       await flushToDisk(stagingPath(item.target));
     },
     async swapIn() {

@@ -8,6 +8,7 @@ import {
   dropSafetyCopy,
   removeTree,
   repairInterruptedSwap,
+  repeatFlush,
   SAFETY_SUFFIX,
   STAGING_SUFFIX,
   safetyPath,
@@ -241,5 +242,51 @@ describe("removeTree", () => {
     } finally {
       await promisify(execFile)("umount", [mount]);
     }
+  });
+});
+
+describe("repeatFlush", () => {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it("flushes again and again, never two at once, and stop waits for the flush under way", async () => {
+    let running = 0;
+    let most = 0;
+    let calls = 0;
+    let ended = 0;
+    const flushing = repeatFlush(async () => {
+      calls++;
+      running++;
+      most = Math.max(most, running);
+      await sleep(15);
+      running--;
+      ended++;
+    }, 5);
+    await sleep(120);
+    await flushing.stop();
+    expect(calls).toBeGreaterThanOrEqual(3);
+    expect(most).toBe(1);
+    // stop() resolved only once the flush under way had ended; none starts after it.
+    expect(ended).toBe(calls);
+    await sleep(40);
+    expect(calls).toBe(ended);
+  });
+
+  it("goes on after a failing flush; stopped before the first interval, it never flushes", async () => {
+    let calls = 0;
+    const failing = repeatFlush(async () => {
+      calls++;
+      throw new Error("sync failed");
+    }, 5);
+    await sleep(60);
+    await failing.stop();
+    expect(calls).toBeGreaterThanOrEqual(2);
+
+    let never = 0;
+    const stopped = repeatFlush(async () => {
+      never++;
+    }, 1000);
+    await stopped.stop();
+    await sleep(20);
+    expect(never).toBe(0);
   });
 });
