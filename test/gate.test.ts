@@ -4,6 +4,7 @@
 import { execFile, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { promises as fs } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -57,6 +58,9 @@ describe("snapshot gate (real kopia)", () => {
   });
 
   it("waits before it reads anything: what changes while it waits is what it saves", async () => {
+    const actionDirs = async () =>
+      (await fs.readdir(os.tmpdir())).filter((n) => n.startsWith("kopia-action")).sort();
+    const actionDirsBefore = await actionDirs();
     const gate = await client.startGatedSnapshot(source, { tags: { type: "volume" } });
     expect(await gate.waiting).toBe(true);
     // As a container stopping would: files written and changed, the root's mode changed.
@@ -79,6 +83,8 @@ describe("snapshot gate (real kopia)", () => {
     expect(await fs.readFile(path.join(target, "b"), "utf8")).toBe("new at the stop\n");
     expect((await fs.stat(target)).mode & 0o777).toBe(0o700);
     await fs.chmod(source, 0o755);
+    // Kopia's working directory for the actions went with the gate's own directory.
+    expect(await actionDirs()).toEqual(actionDirsBefore);
   });
 
   it("kopi-docka backup: Kopia starts before the stop and reads what the container wrote as it stopped", async () => {
@@ -153,6 +159,22 @@ describe("snapshot gate (real kopia)", () => {
     while ((await kopiaProcesses()).length > 0 && Date.now() < deadline)
       await new Promise((resolve) => setTimeout(resolve, 100));
     expect(await kopiaProcesses()).toEqual([]);
+    expect(await snapshotsOfSource()).toEqual(before);
+    // Its gate directory stays behind (a killed process removes nothing) until the next
+    // kopi-docka process's first gate removes it.
+    const leftovers = async () =>
+      (await fs.readdir(os.tmpdir())).filter((n) => n.startsWith(`kopi-docka-gate-${child.pid}-`));
+    expect(await leftovers()).toHaveLength(1);
+    const next = `
+      import { KopiaClient } from ${JSON.stringify(client)};
+      const c = new KopiaClient(${JSON.stringify(clientOptions())});
+      const gate = await c.startGatedSnapshot(${JSON.stringify(source)}, { tags: {} });
+      await gate.waiting;
+      gate.abort();
+      await gate.record.catch(() => undefined);
+    `;
+    await execFileAsync(process.execPath, ["--input-type=module", "-e", next]);
+    expect(await leftovers()).toEqual([]);
     expect(await snapshotsOfSource()).toEqual(before);
   });
 

@@ -2,7 +2,7 @@ import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { classifyKopiaError, KopiaClient, KopiaError } from "./kopia-client.js";
+import { classifyKopiaError, KopiaClient, KopiaError, removeDeadGateDirs } from "./kopia-client.js";
 
 describe("localStatus", () => {
   const client = (configFile: string) =>
@@ -129,5 +129,30 @@ describe("classifyKopiaError", () => {
     "password is not valid",
   ])("returns unknown for %j", (stderr) => {
     expect(classifyKopiaError(stderr)).toBe("unknown");
+  });
+});
+
+describe("removeDeadGateDirs", () => {
+  it("removes the gate directories of processes that no longer run, and only those", async () => {
+    const tmp = await fs.mkdtemp(path.join(os.tmpdir(), "kopi-docka-gates-"));
+    try {
+      // No process can have a pid above the kernel's limit.
+      const dead = Number(await fs.readFile("/proc/sys/kernel/pid_max", "utf8")) + 1;
+      const names = [
+        `kopi-docka-gate-${dead}-aB3dEf`,
+        `kopi-docka-gate-${process.pid}-x1y2z3`,
+        "kopi-docka-gate-1-init000",
+        "kopi-docka-gate-Qw3rTy",
+        "kopi-docka-restore-9",
+      ];
+      for (const name of names) {
+        await fs.mkdir(path.join(tmp, name));
+        await fs.writeFile(path.join(tmp, name, "gate"), "");
+      }
+      await removeDeadGateDirs(tmp);
+      expect((await fs.readdir(tmp)).sort()).toEqual(names.slice(1).sort());
+    } finally {
+      await fs.rm(tmp, { recursive: true, force: true });
+    }
   });
 });

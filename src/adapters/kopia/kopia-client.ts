@@ -167,6 +167,33 @@ export interface SourcePolicy {
   actions: boolean;
 }
 
+/** A gate's private directory: `kopi-docka-gate-<pid>-XXXXXX` in the temporary directory. */
+const GATE_DIR_PREFIX = "kopi-docka-gate-";
+/** Run once per process, before its first gate. */
+let cleaned: Promise<void> | undefined;
+
+/**
+ * Removes the gate directories of kopi-docka processes that no longer run: one killed outright
+ * (SIGKILL, the OOM killer) cannot remove its own. A directory whose process runs (or whose pid
+ * now belongs to another process) is left alone; so are ones without a pid in their name.
+ */
+export async function removeDeadGateDirs(tmp: string): Promise<void> {
+  for (const name of await fs.readdir(tmp).catch(() => [] as string[])) {
+    const pid = Number(/^kopi-docka-gate-(\d+)-/.exec(name)?.[1]);
+    if (!Number.isSafeInteger(pid) || pid <= 0 || processExists(pid)) continue;
+    await fs.rm(path.join(tmp, name), { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
 /** A policy defined for all paths of a user@host (`user` set) or of a host (`user` empty). */
 export interface LevelPolicy {
   host: string;
@@ -402,7 +429,9 @@ export class KopiaClient {
     options: SnapshotCreateOptions,
     signal?: AbortSignal,
   ): Promise<GatedSnapshot> {
-    const dir = await fs.mkdtemp(path.join(os.tmpdir(), "kopi-docka-gate-"));
+    cleaned ??= removeDeadGateDirs(os.tmpdir());
+    await cleaned;
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), `${GATE_DIR_PREFIX}${process.pid}-`));
     const fifo = path.join(dir, "gate");
     let handle: FileHandle | undefined;
     try {
@@ -449,7 +478,10 @@ export class KopiaClient {
       try {
         result = await this.run(argv, {
           allowFailure: true,
-          extraEnv: { [GATE_ENV]: fifo },
+          // Kopia makes a working directory for the root actions in its temporary directory
+          // and leaves it there (0.23.1 removes only those of folder actions): in the gate's
+          // own directory, it goes with it.
+          extraEnv: { [GATE_ENV]: fifo, TMPDIR: dir },
           onStderr,
           ...(signal ? { signal } : {}),
         });
