@@ -2,6 +2,7 @@
 // process no longer exists is stale and taken over.
 import { promises as fs } from "node:fs";
 import path from "node:path";
+import { processExists } from "../process/runner.js";
 
 export interface LockHolder {
   pid: number;
@@ -12,15 +13,6 @@ export interface LockHolder {
 export type LockResult =
   | { acquired: true; release: () => Promise<void>; staleRemoved?: LockHolder | undefined }
   | { acquired: false; holder: LockHolder };
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 async function readHolder(file: string): Promise<LockHolder | undefined> {
   try {
@@ -57,7 +49,7 @@ export async function acquireLock(
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
     }
     const holder = await readHolder(file);
-    if (holder && alive(holder.pid) && holder.pid !== process.pid) return { acquired: false, holder };
+    if (holder && processExists(holder.pid) && holder.pid !== process.pid) return { acquired: false, holder };
     // Stale (its process is gone) or unreadable: take it over.
     staleRemoved = holder ?? { pid: 0, command: "unreadable lock file", since: "?" };
     await fs.rm(file, { force: true });

@@ -17,6 +17,7 @@ import {
   describeCommand,
   lastLines,
   ProcessStartError,
+  processExists,
   type RunResult,
   runProcess,
   type StdinProducer,
@@ -182,15 +183,6 @@ export async function removeDeadGateDirs(tmp: string): Promise<void> {
     const pid = Number(/^kopi-docka-gate-(\d+)-/.exec(name)?.[1]);
     if (!Number.isSafeInteger(pid) || pid <= 0 || processExists(pid)) continue;
     await fs.rm(path.join(tmp, name), { recursive: true, force: true }).catch(() => undefined);
-  }
-}
-
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 

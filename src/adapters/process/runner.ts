@@ -207,3 +207,13 @@ export function lastLines(text: string, count = 2, width = 300): string {
     .map((l) => (l.length > width ? `${l.slice(0, width)}…` : l))
     .join(" | ");
 }
+
+/** Whether a process with this pid exists (one of another user counts: signalling it is refused). */
+export function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
