@@ -4,7 +4,9 @@ import os from "node:os";
 import path from "node:path";
 import { applyFsMetadataFull, parseFsMetadata } from "../adapters/fs/metadata.js";
 import {
+  backgroundWritebackThreshold,
   dropSafetyCopy,
+  flushesWhileWriting,
   flushToDisk,
   flushWhileWriting,
   repairInterruptedSwap,
@@ -577,11 +579,17 @@ function hostTarget(
       ctx.log.info(`restoring ${item.kind} ${item.name} into ${item.target}`);
       await fs.mkdir(path.dirname(item.target), { recursive: true });
       await fs.rm(stagingPath(item.target), { recursive: true, force: true });
-      const flushing = flushWhileWriting(path.dirname(item.target));
+      const size = point.items.find((i) => i.snapshotId === item.snapshotId);
+      const flushing = flushesWhileWriting(
+        size?.sizeBytes || size?.record.totalSize || 0,
+        await backgroundWritebackThreshold(),
+      )
+        ? flushWhileWriting(path.dirname(item.target))
+        : undefined;
       try {
         await restoreItemInto(ctx, point, item, stagingPath(item.target));
       } finally {
-        await flushing.stop();
+        await flushing?.stop();
       }
       await flushToDisk(stagingPath(item.target));
     },

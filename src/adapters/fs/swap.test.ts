@@ -5,7 +5,9 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
+  backgroundWritebackThreshold,
   dropSafetyCopy,
+  flushesWhileWriting,
   removeTree,
   repairInterruptedSwap,
   repeatFlush,
@@ -288,5 +290,54 @@ describe("repeatFlush", () => {
     await stopped.stop();
     await sleep(20);
     expect(never).toBe(0);
+  });
+});
+
+describe("flushing while writing: only below the kernel's background writeback threshold", () => {
+  const GiB = 1024 ** 3;
+
+  it("flushes data the kernel would hold in memory to the end, not more, not unknown sizes", () => {
+    expect(flushesWhileWriting(2 * GiB, 2.3 * GiB)).toBe(true);
+    expect(flushesWhileWriting(5 * GiB, 2.3 * GiB)).toBe(false);
+    expect(flushesWhileWriting(0, 2.3 * GiB)).toBe(false);
+    expect(flushesWhileWriting(2 * GiB, undefined)).toBe(false);
+  });
+
+  async function proc(files: Record<string, string>): Promise<string> {
+    const root = path.join(tmp, "proc");
+    for (const [name, content] of Object.entries(files)) {
+      await fs.mkdir(path.dirname(path.join(root, name)), { recursive: true });
+      await fs.writeFile(path.join(root, name), content);
+    }
+    return root;
+  }
+
+  it("reads vm.dirty_background_bytes when set, else the ratio of the memory available", async () => {
+    const meminfo = "MemTotal:       24000000 kB\nMemFree:        13000000 kB\nMemAvailable:   20000000 kB\n";
+    expect(
+      await backgroundWritebackThreshold(
+        await proc({
+          "sys/vm/dirty_background_bytes": "536870912\n",
+          "sys/vm/dirty_background_ratio": "0\n",
+          meminfo,
+        }),
+      ),
+    ).toBe(536870912);
+    await fs.rm(path.join(tmp, "proc"), { recursive: true });
+    expect(
+      await backgroundWritebackThreshold(
+        await proc({
+          "sys/vm/dirty_background_bytes": "0\n",
+          "sys/vm/dirty_background_ratio": "10\n",
+          meminfo,
+        }),
+      ),
+    ).toBe(2_048_000_000);
+    await fs.rm(path.join(tmp, "proc"), { recursive: true });
+    expect(await backgroundWritebackThreshold(await proc({ meminfo }))).toBeUndefined();
+  });
+
+  it("on this host: a positive number", async () => {
+    expect(await backgroundWritebackThreshold()).toBeGreaterThan(0);
   });
 });
