@@ -136,14 +136,17 @@ describe("snapshot gate (real kopia)", () => {
 
   it("kopi-docka killed while kopia waits: kopia ends at once, nothing saved", async () => {
     const before = await snapshotsOfSource();
+    // Another process (kopi-docka's stand-in) starting a gated snapshot, then doing `tail`.
     const client = path.join(ROOT, "dist", "adapters", "kopia", "kopia-client.js");
-    const script = `
+    const gatedScript = (tail: string) => `
       import { KopiaClient } from ${JSON.stringify(client)};
       const c = new KopiaClient(${JSON.stringify(clientOptions())});
       const gate = await c.startGatedSnapshot(${JSON.stringify(source)}, { tags: {} });
-      if (await gate.waiting) console.log("waiting");
-      setInterval(() => {}, 1000);
+      ${tail}
     `;
+    const script = gatedScript(
+      'if (await gate.waiting) console.log("waiting"); setInterval(() => {}, 1000);',
+    );
     const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
       stdio: ["ignore", "pipe", "inherit"],
     });
@@ -165,14 +168,7 @@ describe("snapshot gate (real kopia)", () => {
     const leftovers = async () =>
       (await fs.readdir(os.tmpdir())).filter((n) => n.startsWith(`kopi-docka-gate-${child.pid}-`));
     expect(await leftovers()).toHaveLength(1);
-    const next = `
-      import { KopiaClient } from ${JSON.stringify(client)};
-      const c = new KopiaClient(${JSON.stringify(clientOptions())});
-      const gate = await c.startGatedSnapshot(${JSON.stringify(source)}, { tags: {} });
-      await gate.waiting;
-      gate.abort();
-      await gate.record.catch(() => undefined);
-    `;
+    const next = gatedScript("await gate.waiting; gate.abort(); await gate.record.catch(() => undefined);");
     await execFileAsync(process.execPath, ["--input-type=module", "-e", next]);
     expect(await leftovers()).toEqual([]);
     expect(await snapshotsOfSource()).toEqual(before);

@@ -4,9 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { applyFsMetadataFull, parseFsMetadata } from "../adapters/fs/metadata.js";
 import {
-  backgroundWritebackThreshold,
   dropSafetyCopy,
-  flushesWhileWriting,
   flushToDisk,
   flushWhileWriting,
   repairInterruptedSwap,
@@ -579,13 +577,11 @@ function hostTarget(
       ctx.log.info(`restoring ${item.kind} ${item.name} into ${item.target}`);
       await fs.mkdir(path.dirname(item.target), { recursive: true });
       await fs.rm(stagingPath(item.target), { recursive: true, force: true });
-      const size = point.items.find((i) => i.snapshotId === item.snapshotId);
-      const flushing = flushesWhileWriting(
-        size?.sizeBytes || size?.record.totalSize || 0,
-        await backgroundWritebackThreshold(),
-      )
-        ? flushWhileWriting(path.dirname(item.target))
-        : undefined;
+      const source = point.items.find((i) => i.snapshotId === item.snapshotId);
+      const flushing = await flushWhileWriting(
+        path.dirname(item.target),
+        source?.sizeBytes || source?.record.totalSize || 0,
+      );
       try {
         await restoreItemInto(ctx, point, item, stagingPath(item.target));
       } finally {

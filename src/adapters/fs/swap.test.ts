@@ -303,38 +303,18 @@ describe("flushing while writing: only below the kernel's background writeback t
     expect(flushesWhileWriting(2 * GiB, undefined)).toBe(false);
   });
 
-  async function proc(files: Record<string, string>): Promise<string> {
-    const root = path.join(tmp, "proc");
-    for (const [name, content] of Object.entries(files)) {
-      await fs.mkdir(path.dirname(path.join(root, name)), { recursive: true });
-      await fs.writeFile(path.join(root, name), content);
-    }
-    return root;
-  }
-
-  it("reads vm.dirty_background_bytes when set, else the ratio of the memory available", async () => {
-    const meminfo = "MemTotal:       24000000 kB\nMemFree:        13000000 kB\nMemAvailable:   20000000 kB\n";
-    expect(
-      await backgroundWritebackThreshold(
-        await proc({
-          "sys/vm/dirty_background_bytes": "536870912\n",
-          "sys/vm/dirty_background_ratio": "0\n",
-          meminfo,
-        }),
-      ),
-    ).toBe(536870912);
-    await fs.rm(path.join(tmp, "proc"), { recursive: true });
-    expect(
-      await backgroundWritebackThreshold(
-        await proc({
-          "sys/vm/dirty_background_bytes": "0\n",
-          "sys/vm/dirty_background_ratio": "10\n",
-          meminfo,
-        }),
-      ),
-    ).toBe(2_048_000_000);
-    await fs.rm(path.join(tmp, "proc"), { recursive: true });
-    expect(await backgroundWritebackThreshold(await proc({ meminfo }))).toBeUndefined();
+  const meminfo = "MemTotal:       24000000 kB\nMemFree:        13000000 kB\nMemAvailable:   20000000 kB\n";
+  it.each([
+    ["dirty_background_bytes when set", { bytes: "536870912\n", ratio: "0\n" }, 536870912],
+    ["else the ratio of the memory available", { bytes: "0\n", ratio: "10\n" }, 2_048_000_000],
+    ["nothing when neither can be read", {}, undefined],
+  ])("reads the threshold: %s", async (_, vm: { bytes?: string; ratio?: string }, expected) => {
+    const proc = await fs.mkdtemp(path.join(tmp, "proc-"));
+    await fs.mkdir(path.join(proc, "sys", "vm"), { recursive: true });
+    await fs.writeFile(path.join(proc, "meminfo"), meminfo);
+    if (vm.bytes) await fs.writeFile(path.join(proc, "sys/vm/dirty_background_bytes"), vm.bytes);
+    if (vm.ratio) await fs.writeFile(path.join(proc, "sys/vm/dirty_background_ratio"), vm.ratio);
+    expect(await backgroundWritebackThreshold(proc)).toBe(expected);
   });
 
   it("on this host: a positive number", async () => {

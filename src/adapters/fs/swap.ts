@@ -172,14 +172,18 @@ export function repeatFlush(flush: () => Promise<void>, intervalMs = BACKGROUND_
 
 /**
  * Writes the data of the file system holding `dir` to disk every second while a restore writes
- * into it. The kernel would keep it all in memory until the flush before the swap when it is less
+ * `sizeBytes` into it, when that is below the kernel's background writeback threshold (undefined
+ * otherwise: nothing to stop). The kernel would keep it all in memory until the flush before the swap when it is less
  * than its background writeback threshold (2 GiB on a 24 GiB host took 1.2-1.5 s to write then,
  * after the restore); written while the restore runs (it waits on its CPU, not the disk), that
- * last flush has little left to do (0.1 s). Use it only then (see flushesWhileWriting): above
- * the threshold the kernel writes in the background by itself, and a flush every second only
+ * last flush has little left to do (0.1 s). Above the threshold the kernel writes in the background by itself, and a flush every second only
  * adds its barriers (5 GiB restored 1.2 to 7.4 s slower with it).
  */
-export function flushWhileWriting(dir: string): BackgroundFlush {
+export async function flushWhileWriting(
+  dir: string,
+  sizeBytes: number,
+): Promise<BackgroundFlush | undefined> {
+  if (!flushesWhileWriting(sizeBytes, await backgroundWritebackThreshold())) return undefined;
   return repeatFlush(() => flushToDisk(dir));
 }
 
