@@ -325,6 +325,8 @@ describe("cold backup and restore, direct format", () => {
     await fs.rm(path.join(bindDir, "sub"), { recursive: true });
     const statesBefore = await states();
     const startedBefore = await containerStartedAt(`${project}_db_1`);
+    const contentCache = path.join(ws.dir, "kopia-cache", "contents");
+    const cachedBefore = await du(contentCache).catch(() => 0);
 
     const running = ws.start(["restore", "--unit", project, "--yes", "--json"]);
     // The data is restored beside the volume while the containers still run: they stop only for the swap.
@@ -332,6 +334,11 @@ describe("cold backup and restore, direct format", () => {
       (c) => c.includes("\0restore\0") && c.includes(`${dbData}.kopi-docka-new`),
     );
     expect(restoring.length).toBeGreaterThan(0);
+    // Read without Kopia's caches: the data (over 50 MiB) is not copied into Kopia's content cache.
+    const restoreCommand = await fs.readFile(`/proc/${restoring[0]}/cmdline`, "utf8");
+    expect(restoreCommand).toContain(
+      `\0--config-file=${path.join(ws.dir, "kopia", "repository.config.uncached")}\0`,
+    );
     expect(await containerState(`${project}_db_1`)).toBe("running");
     expect(await containerStartedAt(`${project}_db_1`)).toBe(startedBefore);
     const result = await running.done;
@@ -349,6 +356,7 @@ describe("cold backup and restore, direct format", () => {
     expect(await containerState(`${project}_worker_1`)).toBe("exited");
     const leftovers = (await fs.readdir(path.dirname(dbData))).filter((n) => n !== "_data");
     expect(leftovers).toEqual([]);
+    expect((await du(contentCache).catch(() => 0)) - cachedBefore).toBeLessThan(1024 * 1024);
   });
 
   it("a second backup after changing 1 MiB of the 50 MiB file stores far less than the volume", async () => {

@@ -178,7 +178,7 @@ async function restoreItemInto(
   const meta = metadataItem(point, item);
   const sparse = mayHoldHoles(meta?.record.tags);
   const [, text] = await Promise.all([
-    ctx.kopia.restore(item.snapshotId, dir, ctx.signal, { sparse }),
+    ctx.kopia.restore(item.snapshotId, dir, ctx.signal, { sparse, bulk: true }),
     meta ? ctx.kopia.showText(`${meta.record.rootObject}/${FS_METADATA_FILE}`, ctx.signal) : undefined,
   ]);
   if (text !== undefined) {
@@ -221,7 +221,7 @@ async function restoreTarInto(
   const source = point.items.find((i) => i.snapshotId === item.snapshotId);
   const entry = await tarArchiveEntry(ctx, point, source, item);
   await fs.mkdir(dir, { mode: 0o700 });
-  const show = ctx.kopia.showStream(entry.objectId, ctx.signal);
+  const show = await ctx.kopia.showStream(entry.objectId, ctx.signal);
   await Promise.all([extractTar(show.stdout, dir, ctx.signal), show.done]);
 }
 
@@ -647,7 +647,7 @@ async function stageThroughEngine(
   if (item.format === "tar") {
     const source = point.items.find((i) => i.snapshotId === item.snapshotId) as RestorePointItem;
     const entry = await tarArchiveEntry(ctx, point, source, item);
-    const show = ctx.kopia.showStream(entry.objectId, ctx.signal);
+    const show = await ctx.kopia.showStream(entry.objectId, ctx.signal);
     const guard = createTarGuard();
     show.stdout.on("error", (e: Error) => guard.destroy(e));
     show.stdout.pipe(guard);

@@ -54,6 +54,7 @@ import {
   snapshotManifestSchema,
   toSnapshotRecord,
 } from "./schemas.js";
+import { uncachedLocation } from "./uncached.js";
 
 export type KopiaProblem =
   | "wrong-password"
@@ -212,7 +213,14 @@ export interface KopiaClientOptions {
   storageEnv?: Readonly<Record<string, string>>;
 }
 
+export interface BulkReadOption {
+  /** The snapshot's data, read once: without Kopia's caches where that is faster (uncached.ts). */
+  bulk?: boolean;
+}
+
 export class KopiaClient {
+  private bulkRead: Promise<KopiaLocation> | undefined;
+
   constructor(private readonly options: KopiaClientOptions) {}
 
   get location(): KopiaLocation {
@@ -542,13 +550,25 @@ export class KopiaClient {
     return records;
   }
 
+  /**
+   * Restores a directory snapshot into target. `bulk`: a snapshot's data, read once, is read
+   * without Kopia's caches where that makes it faster (see uncached.ts).
+   */
   async restore(
     snapshotId: string,
     target: string,
     signal?: AbortSignal,
-    options: RestoreOptions = {},
+    options: RestoreOptions & BulkReadOption = {},
   ): Promise<void> {
-    await this.run(restoreArgs(this.options.location, snapshotId, target, options), signal ? { signal } : {});
+    const { bulk, ...argvOptions } = options;
+    const location = bulk ? await this.bulkReadLocation() : this.options.location;
+    await this.run(restoreArgs(location, snapshotId, target, argvOptions), signal ? { signal } : {});
+  }
+
+  /** The location data read in bulk uses: made once per client (uncached.ts). */
+  private bulkReadLocation(): Promise<KopiaLocation> {
+    this.bulkRead ??= uncachedLocation(this.options.location);
+    return this.bulkRead;
   }
 
   /** The bytes of a file object (`<root object>/<name>`), as text. */
@@ -570,9 +590,15 @@ export class KopiaClient {
     }));
   }
 
-  /** Streams an object's bytes: `stdout` to pipe elsewhere, `done` when kopia has finished. */
-  showStream(objectId: string, signal?: AbortSignal): { stdout: Readable; done: Promise<void> } {
-    const argv = showArgs(this.options.location, objectId);
+  /**
+   * Streams an object's bytes (a TAR archive, read once: without Kopia's caches where that is
+   * faster): `stdout` to pipe elsewhere, `done` when kopia has finished.
+   */
+  async showStream(
+    objectId: string,
+    signal?: AbortSignal,
+  ): Promise<{ stdout: Readable; done: Promise<void> }> {
+    const argv = showArgs(await this.bulkReadLocation(), objectId);
     const started = startProcess({
       argv,
       env: this.env(),
