@@ -156,3 +156,33 @@ describe("removeDeadGateDirs", () => {
     }
   });
 });
+
+describe("bulk reads", () => {
+  it("a restore of data (bulk) reads through the uncached copy of the config; other reads through the config", async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), "kopi-docka-bulk-"));
+    try {
+      // A stand-in for kopia that records its command lines (the real one is in the e2e suites).
+      const binary = path.join(dir, "kopia");
+      const calls = path.join(dir, "calls");
+      await fs.writeFile(binary, `#!/bin/sh\necho "$@" >> ${calls}\n`, { mode: 0o700 });
+      const configFile = path.join(dir, "repository.config");
+      await fs.writeFile(
+        configFile,
+        JSON.stringify({
+          storage: { type: "filesystem", config: { path: path.join(dir, "repo") } },
+          caching: { cacheDirectory: path.join(dir, "cache"), maxCacheSize: 5242880000 },
+          hostname: "vm",
+          username: "root",
+        }),
+      );
+      const client = new KopiaClient({ location: { binary, configFile, logDir: dir }, password: "pw" });
+      await client.restore("k1", path.join(dir, "data"), undefined, { bulk: true });
+      await client.restore("k2", path.join(dir, "recipe"));
+      const [data, recipe] = (await fs.readFile(calls, "utf8")).trim().split("\n");
+      expect(data).toContain(`--config-file=${configFile}.uncached `);
+      expect(recipe).toContain(`--config-file=${configFile} `);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+});

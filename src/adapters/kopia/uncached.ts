@@ -10,9 +10,11 @@
 // turning the content cache off in the config itself would turn off the metadata and index
 // caches that every other call uses.
 //
-// The copy is made from the config each time (never stale after a new `init`), beside it, 0600.
+// The copy is made from the config by each client, once, when it first reads data in bulk (a
+// command's run: never stale after a new `init`), beside the config, 0600.
 // Other storage (S3, B2, SFTP, ...) keeps the caches: without them each kopia process would
 // download all of the repository's index blobs again.
+import { randomUUID } from "node:crypto";
 import { promises as fs } from "node:fs";
 import type { KopiaLocation } from "./argv.js";
 
@@ -46,7 +48,7 @@ export async function uncachedLocation(location: KopiaLocation): Promise<KopiaLo
   const uncached = text === undefined ? undefined : withoutCaches(text);
   if (uncached === undefined) return location;
   const file = `${location.configFile}${UNCACHED_SUFFIX}`;
-  const temp = `${file}.${process.pid}.tmp`;
+  const temp = `${file}.${process.pid}-${randomUUID()}.tmp`;
   try {
     await fs.writeFile(temp, uncached, { mode: 0o600 });
     await fs.rename(temp, file);
