@@ -1,9 +1,9 @@
 // Reading a snapshot's data without Kopia's caches, for a repository on a file system.
 //
 // Kopia keeps every content it reads in its content cache (up to 5 GB by default), so a restore
-// of 2 GiB wrote 2 GiB into the cache besides the 2 GiB restored: the restore took 2 to 3 times
-// as long, and the cache filled the disk with a copy of data that is read once. For a repository
-// on a file system the cache holds nothing the repository's own files do not (they are as near),
+// of 2 GiB wrote 2 GiB into the cache besides the 2 GiB restored: the restore took 1.3 to 3.5
+// times as long, and the cache filled the disk with a copy of data that is read once. For a
+// repository on a file system the cache holds nothing its own files do not (they are as near),
 // so the data reads (a volume's restore, a TAR archive's stream) use a copy of kopia's config
 // without caches: what kopia itself writes for the same connection made with
 // `--content-cache-size-mb=0` ("caching": {}). Kopia has no per-command switch for it, and
