@@ -276,7 +276,9 @@ async function kopiDockaWorkspace(name) {
     repo: path.join(dir, "repo"),
     kopd: (args) => timed(process.execPath, [CLI, "--config", config, ...args, "--json"], { rss: true }),
     kopia: (args) =>
-      run("kopia", ["--config-file", kopiaConfig, ...args], { env: { ...process.env, KOPIA_PASSWORD: password } }),
+      run("kopia", ["--config-file", kopiaConfig, "--log-dir", path.join(dir, "kopia-logs"), ...args], {
+        env: { ...process.env, KOPIA_PASSWORD: password },
+      }),
   };
   await ws.kopd(["init"]);
   return ws;
@@ -286,7 +288,8 @@ async function rawKopiaWorkspace(name) {
   const dir = path.join(work, name);
   await fs.mkdir(dir, { recursive: true });
   const env = { KOPIA_PASSWORD: `bench-${randomUUID()}`, KOPIA_CHECK_FOR_UPDATES: "false" };
-  const base = ["--config-file", path.join(dir, "repository.config")];
+  const logs = ["--log-dir", path.join(dir, "logs")];
+  const base = ["--config-file", path.join(dir, "repository.config"), ...logs];
   const ws = {
     dir,
     repo: path.join(dir, "repo"),
@@ -306,7 +309,7 @@ async function rawKopiaWorkspace(name) {
   // A second connection without Kopia's caches (`--content-cache-size-mb=0`), as kopi-docka reads
   // a restore's data from a repository on a file system: raw Kopia's restore with the same
   // setting shows kopi-docka's own cost beside the one it saves.
-  const uncachedBase = ["--config-file", path.join(dir, "repository-uncached.config")];
+  const uncachedBase = ["--config-file", path.join(dir, "repository-uncached.config"), ...logs];
   ws.kopiaUncached = (args) => timed("kopia", [...uncachedBase, ...args], { env });
   await ws.kopiaUncached(["repository", "connect", "filesystem", "--path", ws.repo, "--content-cache-size-mb=0"]);
   return ws;
