@@ -21,13 +21,7 @@ let data: string;
 let original: Awaited<ReturnType<typeof manifest>>;
 
 function kopiaArgs(...args: string[]): string[] {
-  // Its logs in the workspace too (kopia's default is ~/.cache/kopia, outside it).
-  return [
-    `--config-file=${path.join(ws.dir, "kopia", "repository.config")}`,
-    `--log-dir=${path.join(ws.dir, "kopia-logs")}`,
-    "--no-progress",
-    ...args,
-  ];
+  return [`--config-file=${path.join(ws.dir, "kopia", "repository.config")}`, "--no-progress", ...args];
 }
 
 /** `kopia snapshot create` as the older tool ran it, with stdin optionally fed by a process. */
