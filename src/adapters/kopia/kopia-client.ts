@@ -48,7 +48,7 @@ import { definesActions, GATE_ENV, GATE_GO, GATE_READ, GATE_STOP, GATE_WAITING, 
 import {
   directoryObjectSchema,
   type GlobalPolicyJson,
-  kopiaConfigFileSchema,
+  parseKopiaConfigFile,
   policyListSchema,
   repositoryStatusSchema,
   snapshotManifestSchema,
@@ -345,20 +345,14 @@ export class KopiaClient {
         {},
       );
     }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
-    const parsed = kopiaConfigFileSchema.safeParse(json);
-    if (!parsed.success)
+    const config = parseKopiaConfigFile(text);
+    if (!config)
       throw new KopiaError(
         `kopia's config file ${file} is not one kopia wrote: run \`kopi-docka init\``,
         "not-connected",
         {},
       );
-    const { storage, hostname, username } = parsed.data;
+    const { storage, hostname, username } = config;
     const path = storage.type === "filesystem" ? storage.config?.path : undefined;
     const storagePath = typeof path === "string" ? path : undefined;
     const space = storagePath ? await fs.statfs(storagePath).catch(() => undefined) : undefined;

@@ -82,6 +82,19 @@ export const kopiaConfigFileSchema = z
     username: z.string(),
   })
   .passthrough();
+export type KopiaConfigFile = z.infer<typeof kopiaConfigFileSchema>;
+
+/** The text of kopia's config file, read; undefined when it is not JSON kopia wrote. */
+export function parseKopiaConfigFile(text: string): KopiaConfigFile | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const parsed = kopiaConfigFileSchema.safeParse(json);
+  return parsed.success ? parsed.data : undefined;
+}
 
 export const retentionPolicySchema = z
   .object({

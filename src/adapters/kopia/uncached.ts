@@ -17,6 +17,7 @@
 import { randomUUID } from "node:crypto";
 import { promises as fs } from "node:fs";
 import type { KopiaLocation } from "./argv.js";
+import { parseKopiaConfigFile } from "./schemas.js";
 
 /** The suffix of the uncached copy of kopia's config: `<config>.uncached`. */
 export const UNCACHED_SUFFIX = ".uncached";
@@ -26,15 +27,9 @@ export const UNCACHED_SUFFIX = ".uncached";
  * storage is not a file system, caching is already off, or the text is not a config kopia wrote.
  */
 export function withoutCaches(configText: string): string | undefined {
-  let config: unknown;
-  try {
-    config = JSON.parse(configText);
-  } catch {
-    return undefined;
-  }
-  if (!config || typeof config !== "object" || Array.isArray(config)) return undefined;
-  const { storage, caching } = config as { storage?: { type?: unknown }; caching?: unknown };
-  if (storage?.type !== "filesystem") return undefined;
+  const config = parseKopiaConfigFile(configText);
+  if (config?.storage.type !== "filesystem") return undefined;
+  const { caching } = config;
   if (!caching || typeof caching !== "object" || Object.keys(caching).length === 0) return undefined;
   return `${JSON.stringify({ ...config, caching: {} }, null, 2)}\n`;
 }
