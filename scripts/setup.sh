@@ -2,7 +2,7 @@
 # Installs and starts what kopi-docka needs on a Debian machine, idempotently:
 #   - a Docker engine (Debian's docker.io; dockerd started in the background when none answers)
 #   - Kopia (the pinned version, built with the Go toolchain when `kopia` is missing or another version)
-#   - GNU tar and attr (getfattr/setfattr), which kopi-docka runs
+#   - GNU tar, attr (getfattr/setfattr) and GNU find, which kopi-docka runs
 #   - the npm packages and the build (dist/)
 # With --test it also installs the tools the tests use (docker-compose, acl, libcap2-bin, busybox-static)
 # and builds the local busybox test image `kopi-docka-test:latest` with `docker import`.
@@ -76,9 +76,11 @@ fi
 kopia_ok || { log "kopia ${KOPIA_VERSION} is not on PATH after the build"; exit 1; }
 log "kopia: $(kopia --version | head -1)"
 
-# --- tools kopi-docka runs: GNU tar (TAR format), getfattr/setfattr (xattrs and ACLs of direct backups)
+# --- tools kopi-docka runs: GNU tar (TAR format), getfattr/setfattr (xattrs and ACLs of direct backups),
+# GNU find (the walk of the data; without it kopi-docka walks with Node's slower calls)
 command -v tar >/dev/null 2>&1 || apt_install tar
 command -v getfattr >/dev/null 2>&1 && command -v setfattr >/dev/null 2>&1 || apt_install attr
+find --version 2>/dev/null | grep -q 'GNU findutils' || apt_install findutils
 
 # --- test tools and image --------------------------------------------------------------------
 if [ $want_test -eq 1 ]; then

@@ -111,7 +111,7 @@ describe("doctor and dry-run", () => {
     expect(byName["free space"]?.detail).toMatch(/GiB free/);
     expect(byName["backup format"]?.detail).toMatch(/direct/);
     expect(byName.tools?.status).toBe("ok");
-    expect(byName.tools?.detail).toMatch(/GNU tar.*getfattr.*setfattr/);
+    expect(byName.tools?.detail).toMatch(/GNU tar.*getfattr.*setfattr.*GNU findutils/);
   });
 
   it("doctor fails (4) when the repository is not connected", async () => {

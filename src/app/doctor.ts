@@ -109,7 +109,10 @@ export async function runDoctor(deps: {
   return { checks, ok: checks.every((c) => c.status !== "fail") };
 }
 
-/** GNU tar (TAR format) and getfattr/setfattr (xattrs and ACLs of direct backups) must be there. */
+/**
+ * GNU tar (TAR format) and getfattr/setfattr (xattrs and ACLs of direct backups) must be there;
+ * GNU find should be.
+ */
 async function toolsCheck(): Promise<Check> {
   const missing: string[] = [];
   const found: string[] = [];
@@ -127,5 +130,14 @@ async function toolsCheck(): Promise<Check> {
     }
   }
   if (missing.length > 0) return { name: "tools", status: "fail", detail: `missing: ${missing.join(", ")}` };
-  return { name: "tools", status: "ok", detail: found.join("; ") };
+  // GNU find walks the data (sizes, the metadata record) several times faster than Node's calls.
+  const find = await runProcess({ argv: ["find", "--version"], timeoutMs: 10_000 }).catch(() => undefined);
+  const findVersion = find?.exitCode === 0 ? find.stdout.split("\n")[0]?.trim() : undefined;
+  if (!findVersion?.includes("GNU findutils"))
+    return {
+      name: "tools",
+      status: "warn",
+      detail: `${found.join("; ")}; find is not GNU find (package findutils): kopi-docka walks the data with its own, slower calls`,
+    };
+  return { name: "tools", status: "ok", detail: [...found, findVersion].join("; ") };
 }

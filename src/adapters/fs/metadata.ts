@@ -5,13 +5,7 @@
 import { isUtf8 } from "node:buffer";
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import {
-  type BigIntStats,
-  type Dirent,
-  promises as fs,
-  lstat as lstatCallback,
-  readdir as readdirCallback,
-} from "node:fs";
+import { type BigIntStats, promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
@@ -29,14 +23,15 @@ import {
   upgradeFsMetadata,
 } from "../../domain/fs-metadata.js";
 import { mapLimited } from "./tree.js";
+import { type EntryStat, type WalkOptions, walkTree } from "./walk.js";
 
-/** How many file-system calls the walk and the apply keep in flight at once. */
+/** How many file-system calls the apply keeps in flight at once. */
 const CONCURRENCY = 64;
 
 const ATTR_MISSING =
   "is not installed: install the 'attr' package (e.g. apt-get install attr) to record and restore extended attributes, ACLs and file capabilities";
 
-export interface CollectFsMetadataOptions {
+export interface CollectFsMetadataOptions extends WalkOptions {
   /** Record extended attributes with getfattr (default true). False records none and needs no getfattr. */
   xattrs?: boolean;
 }
@@ -57,38 +52,44 @@ export async function collectFsMetadata(
   const seen = new Set<string>();
   const links = new Map<string, { rel: string; mtimeNs: bigint }[]>();
   const [, xattrs] = await Promise.all([
-    walkTree(resolvedRoot, rootStat, true, (e) => {
-      if (!e.nameValid) metadata.nonUtf8Names.push(e.rel.toString("base64"));
-      const rel = e.relText;
-      if (rel === undefined) return;
-      seen.add(rel);
-      const st = e.st;
-      if (!st) return;
-      if (st.isDirectory()) metadata.dirs.push([rel, st.mtimeNs.toString()]);
-      else if (st.isFile()) {
-        // GNU tar's test for a sparse file: fewer 512-byte blocks allocated than the size needs.
-        if (st.blocks * 512n < st.size) metadata.sparseFiles++;
-        if (st.nlink > 1n) {
-          const key = `${st.dev}:${st.ino}`;
-          const group = links.get(key);
-          if (group) group.push({ rel, mtimeNs: st.mtimeNs });
-          else links.set(key, [{ rel, mtimeNs: st.mtimeNs }]);
+    walkTree(
+      resolvedRoot,
+      rootStat,
+      true,
+      (e) => {
+        if (!e.nameValid) metadata.nonUtf8Names.push(e.rel.toString("base64"));
+        const rel = e.relText;
+        if (rel === undefined) return;
+        seen.add(rel);
+        const st = e.st;
+        if (!st) return;
+        if (st.isDirectory()) metadata.dirs.push([rel, st.mtimeNs.toString()]);
+        else if (st.isFile()) {
+          // GNU tar's test for a sparse file: fewer 512-byte blocks allocated than the size needs.
+          if (st.blocks * 512n < st.size) metadata.sparseFiles++;
+          if (st.nlink > 1n) {
+            const key = `${st.dev}:${st.ino}`;
+            const group = links.get(key);
+            if (group) group.push({ rel, mtimeNs: st.mtimeNs });
+            else links.set(key, [{ rel, mtimeNs: st.mtimeNs }]);
+          }
+        } else {
+          const type = specialType(st);
+          if (type) {
+            metadata.specials.push([
+              rel,
+              type,
+              Number(st.mode & 0o7777n),
+              Number(st.uid),
+              Number(st.gid),
+              type === "char" || type === "block" ? Number(st.rdev) : 0,
+              st.mtimeNs.toString(),
+            ]);
+          }
         }
-      } else {
-        const type = specialType(st);
-        if (type) {
-          metadata.specials.push([
-            rel,
-            type,
-            Number(st.mode & 0o7777n),
-            Number(st.uid),
-            Number(st.gid),
-            type === "char" || type === "block" ? Number(st.rdev) : 0,
-            st.mtimeNs.toString(),
-          ]);
-        }
-      }
-    }),
+      },
+      options,
+    ),
     options.xattrs === false ? Promise.resolve([]) : readXattrs(resolvedRoot),
   ]);
   for (const group of links.values()) {
@@ -112,13 +113,19 @@ export async function collectFsMetadata(
  * The relative paths below root (one file system, symlinks not followed) whose own name is not
  * valid UTF-8, rendered for people (invalid bytes as \xNN), sorted. A missing root fails (ENOENT).
  */
-export async function findNonUtf8Names(root: string): Promise<string[]> {
+export async function findNonUtf8Names(root: string, options: WalkOptions = {}): Promise<string[]> {
   const rootStat = await fs.lstat(root, { bigint: true });
   if (!rootStat.isDirectory()) return [];
   const found: Buffer[] = [];
-  await walkTree(path.resolve(root), rootStat, false, (e) => {
-    if (!e.nameValid) found.push(e.rel);
-  });
+  await walkTree(
+    path.resolve(root),
+    rootStat,
+    false,
+    (e) => {
+      if (!e.nameValid) found.push(e.rel);
+    },
+    options,
+  );
   return found.sort(Buffer.compare).map((b) => printableBytes(b));
 }
 
@@ -135,17 +142,23 @@ export interface TreeSurvey {
  * One walk of a data item before its containers stop: its size and its non-UTF-8 names. A root
  * that is not there (a volume read through the Engine API) is empty.
  */
-export async function surveyTree(root: string): Promise<TreeSurvey> {
+export async function surveyTree(root: string, options: WalkOptions = {}): Promise<TreeSurvey> {
   const rootStat = await fs.lstat(root, { bigint: true }).catch(() => undefined);
   if (!rootStat) return { sizeBytes: 0, nonUtf8Names: [], directory: false };
   if (!rootStat.isDirectory())
     return { sizeBytes: rootStat.isFile() ? Number(rootStat.size) : 0, nonUtf8Names: [], directory: false };
   let size = 0n;
   const found: Buffer[] = [];
-  await walkTree(path.resolve(root), rootStat, true, (e) => {
-    if (!e.nameValid) found.push(e.rel);
-    if (e.st?.isFile()) size += e.st.size;
-  });
+  await walkTree(
+    path.resolve(root),
+    rootStat,
+    true,
+    (e) => {
+      if (!e.nameValid) found.push(e.rel);
+      if (e.st?.isFile()) size += e.st.size;
+    },
+    options,
+  );
   return {
     sizeBytes: Number(size),
     nonUtf8Names: found.sort(Buffer.compare).map((b) => printableBytes(b)),
@@ -153,139 +166,7 @@ export async function surveyTree(root: string): Promise<TreeSurvey> {
   };
 }
 
-// ---------------------------------------------------------------------------------------------
-// The walk
-
-interface WalkEntry {
-  /** Relative path bytes ("." for the root). */
-  rel: Buffer;
-  /** The relative path as text, when all of it is valid UTF-8. */
-  relText: string | undefined;
-  /** Whether the entry's own name is valid UTF-8. */
-  nameValid: boolean;
-  /** lstat of the entry; absent for symlinks (and for regular files when files are not stat'ed). */
-  st: BigIntStats | undefined;
-}
-
-const SLASH = Buffer.from("/");
-
-/**
- * Visits root and every entry below it on root's file system. Every readdir and lstat is a task in
- * one queue served by CONCURRENCY workers (a directory's lstat queues its readdir, which queues
- * its entries' lstats), so that the thread pool stays busy without a promise per waiting call.
- */
-async function walkTree(
-  root: string,
-  rootStat: BigIntStats,
-  statFiles: boolean,
-  visit: (entry: WalkEntry) => void,
-): Promise<void> {
-  const queue = taskQueue(CONCURRENCY);
-  visit({ rel: Buffer.from("."), relText: ".", nameValid: true, st: rootStat });
-  const readDir = (abs: Buffer, rel: Buffer | undefined, relText: string | undefined) => async () => {
-    for (const entry of await readdirBuffers(abs)) {
-      const name = entry.name;
-      const nameValid = isUtf8(name);
-      const childRel = rel ? Buffer.concat([rel, SLASH, name]) : name;
-      const childText =
-        relText !== undefined && nameValid
-          ? relText === "."
-            ? name.toString("utf8")
-            : `${relText}/${name.toString("utf8")}`
-          : undefined;
-      const childAbs = Buffer.concat([abs, SLASH, name]);
-      if (entry.isSymbolicLink() || (!statFiles && entry.isFile())) {
-        visit({ rel: childRel, relText: childText, nameValid, st: undefined });
-        continue;
-      }
-      queue.push(async () => {
-        const st = await lstatBigint(childAbs);
-        if (!st || st.dev !== rootStat.dev) return;
-        visit({ rel: childRel, relText: childText, nameValid, st });
-        if (st.isDirectory()) queue.push(readDir(childAbs, childRel, childText));
-      });
-    }
-  };
-  queue.push(readDir(Buffer.from(root), undefined, "."));
-  await queue.done();
-}
-
-/**
- * Runs queued tasks, at most `workers` at once; tasks may queue more. done() settles when the
- * queue is empty and nothing runs (or with the first failure).
- */
-function taskQueue(workers: number): {
-  push: (task: () => Promise<void>) => void;
-  done: () => Promise<void>;
-} {
-  let tasks: ((() => Promise<void>) | undefined)[] = [];
-  let next = 0;
-  let active = 0;
-  let failed = false;
-  let settle: { resolve: () => void; reject: (error: unknown) => void } | undefined;
-  const finished = new Promise<void>((resolve, reject) => {
-    settle = { resolve, reject };
-  });
-  const pump = () => {
-    while (!failed && active < workers && next < tasks.length) {
-      const task = tasks[next];
-      // The slot is let go at once: a task that has run keeps nothing of a large tree alive.
-      tasks[next++] = undefined;
-      if (!task) continue;
-      active++;
-      task().then(
-        () => {
-          active--;
-          pump();
-        },
-        (error: unknown) => {
-          failed = true;
-          settle?.reject(error);
-        },
-      );
-    }
-    if (next >= tasks.length) {
-      // Drop what has run, so that the queue does not keep every task of a large tree.
-      tasks = [];
-      next = 0;
-      if (active === 0 && !failed) settle?.resolve();
-    }
-  };
-  let scheduled = false;
-  return {
-    push: (task) => {
-      tasks.push(task);
-      if (!scheduled) {
-        scheduled = true;
-        queueMicrotask(() => {
-          scheduled = false;
-          pump();
-        });
-      }
-    },
-    done: () => {
-      pump();
-      return finished;
-    },
-  };
-}
-
-// The callback API: for many small calls it is several times faster than fs.promises.
-function readdirBuffers(dir: Buffer): Promise<Dirent<Buffer>[]> {
-  return new Promise((resolve) => {
-    readdirCallback(dir, { encoding: "buffer", withFileTypes: true }, (error, entries) =>
-      resolve(error ? [] : entries),
-    );
-  });
-}
-
-function lstatBigint(file: Buffer): Promise<BigIntStats | undefined> {
-  return new Promise((resolve) => {
-    lstatCallback(file, { bigint: true }, (error, st) => resolve(error ? undefined : st));
-  });
-}
-
-function specialType(st: BigIntStats): FsSpecialType | undefined {
+function specialType(st: EntryStat): FsSpecialType | undefined {
   if (st.isFIFO()) return "fifo";
   if (st.isCharacterDevice()) return "char";
   if (st.isBlockDevice()) return "block";
@@ -363,7 +244,7 @@ async function readXattrs(root: string): Promise<[string, string, string][]> {
 /** Parses `getfattr --dump --encoding=base64 --absolute-names` output into entries relative to root. */
 export function parseGetfattrDump(dump: Buffer, root: string): [string, string, string][] {
   const rootBuf = Buffer.from(root);
-  const prefix = root.endsWith("/") ? rootBuf : Buffer.concat([rootBuf, SLASH]);
+  const prefix = root.endsWith("/") ? rootBuf : Buffer.concat([rootBuf, Buffer.from("/")]);
   const entries: [string, string, string][] = [];
   let rel: string | undefined;
   let start = 0;

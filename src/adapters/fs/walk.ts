@@ -1,0 +1,360 @@
+// The walk of a data item's tree (one file system, symbolic links not followed): every entry with
+// its lstat. GNU find does it when it is there (one process, several times faster than Node's
+// calls for large trees: about 0.1 s for 20,000 files against 0.3-0.6 s); otherwise Node's own
+// calls, many in flight at once.
+import { isUtf8 } from "node:buffer";
+import { spawn } from "node:child_process";
+import { type BigIntStats, type Dirent, lstat as lstatCallback, readdir as readdirCallback } from "node:fs";
+
+/** What the walk's readers use of an entry's lstat (BigIntStats has all of it). */
+export type EntryStat = Pick<
+  BigIntStats,
+  | "isDirectory"
+  | "isFile"
+  | "isFIFO"
+  | "isCharacterDevice"
+  | "isBlockDevice"
+  | "isSocket"
+  | "size"
+  | "blocks"
+  | "nlink"
+  | "dev"
+  | "ino"
+  | "mode"
+  | "uid"
+  | "gid"
+  | "rdev"
+  | "mtimeNs"
+>;
+
+export interface WalkEntry {
+  /** Relative path bytes ("." for the root). */
+  rel: Buffer;
+  /** The relative path as text, when all of it is valid UTF-8. */
+  relText: string | undefined;
+  /** Whether the entry's own name is valid UTF-8. */
+  nameValid: boolean;
+  /** lstat of the entry; absent for symlinks (and for regular files when files are not stat'ed). */
+  st: EntryStat | undefined;
+}
+
+export interface WalkOptions {
+  /** "node" walks with Node's own calls even where GNU find is there (tests compare both). */
+  walker?: "auto" | "node";
+}
+
+/** How many file-system calls Node's walk keeps in flight at once. */
+const CONCURRENCY = 64;
+
+/** Set once find turned out not to be GNU find (or missing): later walks go to Node at once. */
+let findUnusable = false;
+
+/**
+ * Visits root (a directory, `rootStat` its lstat) and every entry below it on root's file
+ * system, in no particular order. Entries that vanish or cannot be read meanwhile are left out.
+ * Returns which walk it took.
+ */
+export async function walkTree(
+  root: string,
+  rootStat: BigIntStats,
+  statFiles: boolean,
+  visit: (entry: WalkEntry) => void,
+  options: WalkOptions = {},
+): Promise<"find" | "node"> {
+  if (options.walker !== "node" && !findUnusable) {
+    if (await walkWithFind(root, rootStat, statFiles, visit)) return "find";
+    findUnusable = true;
+  }
+  await walkWithNode(root, rootStat, statFiles, visit);
+  return "node";
+}
+
+// ---------------------------------------------------------------------------------------------
+// GNU find
+
+/**
+ * One record per entry, NUL-terminated: type, device, inode, links, size, 512-byte blocks,
+ * permission bits (octal), uid, gid, mtime (seconds, a dot, then nanoseconds and one more digit)
+ * and the path relative to root, whose bytes come as they are (no quoting outside a terminal).
+ */
+const FIND_FORMAT = "%y %D %i %n %s %b %m %U %G %T@ %P\\0";
+const FIND_FIELDS = 10;
+
+/** An entry's lstat as find printed it; numbers are converted when read. */
+class FoundStat implements EntryStat {
+  constructor(
+    private readonly type: string,
+    private readonly fields: readonly string[],
+  ) {}
+  isDirectory() {
+    return this.type === "d";
+  }
+  isFile() {
+    return this.type === "f";
+  }
+  isFIFO() {
+    return this.type === "p";
+  }
+  isCharacterDevice() {
+    return false; // devices are lstat'ed by Node (find prints no device number)
+  }
+  isBlockDevice() {
+    return false;
+  }
+  isSocket() {
+    return this.type === "s";
+  }
+  get dev() {
+    return BigInt(this.fields[1] as string);
+  }
+  get ino() {
+    return BigInt(this.fields[2] as string);
+  }
+  get nlink() {
+    return BigInt(this.fields[3] as string);
+  }
+  get size() {
+    return BigInt(this.fields[4] as string);
+  }
+  get blocks() {
+    return BigInt(this.fields[5] as string);
+  }
+  get mode() {
+    return BigInt(Number.parseInt(this.fields[6] as string, 8));
+  }
+  get uid() {
+    return BigInt(this.fields[7] as string);
+  }
+  get gid() {
+    return BigInt(this.fields[8] as string);
+  }
+  get rdev() {
+    return 0n;
+  }
+  get mtimeNs() {
+    return findTimeNs(this.fields[9] as string) as bigint;
+  }
+}
+
+/**
+ * find's `%T@`: tv_sec, a dot, tv_nsec in 9 digits and a 0 ("-2.2500000000" is 1.75 s before
+ * the epoch). Undefined for anything else (an older find that prints fewer digits).
+ */
+export function findTimeNs(text: string): bigint | undefined {
+  const match = /^(-?\d+)\.(\d{9})\d*$/.exec(text);
+  if (!match) return undefined;
+  return BigInt(match[1] as string) * 1_000_000_000n + BigInt(match[2] as string);
+}
+
+/**
+ * The walk through `find root -xdev -printf …`. Returns false, having visited nothing, when
+ * find is not GNU find (busybox has no -printf) or is missing; fails when find dies later.
+ */
+async function walkWithFind(
+  root: string,
+  rootStat: BigIntStats,
+  statFiles: boolean,
+  visit: (entry: WalkEntry) => void,
+): Promise<boolean> {
+  const child = spawn("find", [root, "-xdev", "-printf", FIND_FORMAT], {
+    stdio: ["ignore", "pipe", "ignore"],
+    env: { ...process.env, LC_ALL: "C" },
+  });
+  const exited = new Promise<{ code: number | null; error?: Error }>((resolve) => {
+    child.once("error", (error) => resolve({ code: null, error }));
+    child.once("close", (code) => resolve({ code }));
+  });
+  let rootDev: string | undefined;
+  let pending: Buffer = Buffer.alloc(0);
+  try {
+    for await (const chunk of child.stdout as AsyncIterable<Buffer>) {
+      pending = pending.length > 0 ? Buffer.concat([pending, chunk]) : chunk;
+      let start = 0;
+      for (let end = pending.indexOf(0, start); end !== -1; end = pending.indexOf(0, start)) {
+        const record = pending.subarray(start, end);
+        start = end + 1;
+        const parsed = parseFindRecord(record);
+        if (rootDev === undefined) {
+          // The first record is root itself: it shows whether this find prints what is needed.
+          const usable =
+            parsed?.type === "d" &&
+            parsed.rel.length === 0 &&
+            findTimeNs(parsed.fields[9] ?? "") !== undefined;
+          if (!usable) {
+            child.kill();
+            await exited;
+            return false;
+          }
+          rootDev = parsed.fields[1] as string;
+          visit({ rel: Buffer.from("."), relText: ".", nameValid: true, st: rootStat });
+          continue;
+        }
+        if (!parsed)
+          throw new Error(
+            `find printed a record kopi-docka cannot read: ${JSON.stringify(record.toString("latin1").slice(0, 200))}`,
+          );
+        // A mount point of another file system is printed (not entered): like Node's walk, left out.
+        if (parsed.fields[1] !== rootDev) continue;
+        const rel = parsed.rel;
+        const slash = rel.lastIndexOf(0x2f);
+        const nameValid = isUtf8(slash === -1 ? rel : rel.subarray(slash + 1));
+        const relText = isUtf8(rel) ? rel.toString("utf8") : undefined;
+        const entry = { rel, relText, nameValid };
+        if (parsed.type === "l" || (!statFiles && parsed.type === "f")) visit({ ...entry, st: undefined });
+        else if (parsed.type === "c" || parsed.type === "b") {
+          // Devices: their numbers from Node's lstat.
+          const st = await lstatBigint(Buffer.concat([Buffer.from(root), SLASH, rel]));
+          if (st && st.dev === rootStat.dev) visit({ ...entry, st });
+        } else visit({ ...entry, st: new FoundStat(parsed.type, parsed.fields) });
+      }
+      pending = start < pending.length ? Buffer.from(pending.subarray(start)) : Buffer.alloc(0);
+    }
+  } catch (error) {
+    child.kill();
+    await exited;
+    throw error;
+  }
+  const { code, error } = await exited;
+  if (rootDev === undefined) return false;
+  // 1: some entries could not be read (or vanished); they are left out, as Node's walk does.
+  if (error || (code !== 0 && code !== 1))
+    throw new Error(`find ${root} failed (${error?.message ?? `exit ${code}`})`);
+  if (pending.length > 0) throw new Error(`find ${root} ended in the middle of a record`);
+  return true;
+}
+
+/** Splits one record at its first FIND_FIELDS spaces; the rest (which may hold spaces) is the path. */
+function parseFindRecord(record: Buffer): { type: string; fields: string[]; rel: Buffer } | undefined {
+  const fields: string[] = [];
+  let start = 0;
+  for (let i = 0; i < FIND_FIELDS; i++) {
+    const space = record.indexOf(0x20, start);
+    if (space === -1) return undefined;
+    fields.push(record.toString("latin1", start, space));
+    start = space + 1;
+  }
+  const type = fields[0];
+  if (type === undefined || type.length !== 1) return undefined;
+  return { type, fields, rel: Buffer.from(record.subarray(start)) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Node's own calls
+
+const SLASH = Buffer.from("/");
+
+/**
+ * Visits root and every entry below it on root's file system. Every readdir and lstat is a task in
+ * one queue served by CONCURRENCY workers (a directory's lstat queues its readdir, which queues
+ * its entries' lstats), so that the thread pool stays busy without a promise per waiting call.
+ */
+async function walkWithNode(
+  root: string,
+  rootStat: BigIntStats,
+  statFiles: boolean,
+  visit: (entry: WalkEntry) => void,
+): Promise<void> {
+  const queue = taskQueue(CONCURRENCY);
+  visit({ rel: Buffer.from("."), relText: ".", nameValid: true, st: rootStat });
+  const readDir = (abs: Buffer, rel: Buffer | undefined, relText: string | undefined) => async () => {
+    for (const entry of await readdirBuffers(abs)) {
+      const name = entry.name;
+      const nameValid = isUtf8(name);
+      const childRel = rel ? Buffer.concat([rel, SLASH, name]) : name;
+      const childText =
+        relText !== undefined && nameValid
+          ? relText === "."
+            ? name.toString("utf8")
+            : `${relText}/${name.toString("utf8")}`
+          : undefined;
+      const childAbs = Buffer.concat([abs, SLASH, name]);
+      if (entry.isSymbolicLink() || (!statFiles && entry.isFile())) {
+        visit({ rel: childRel, relText: childText, nameValid, st: undefined });
+        continue;
+      }
+      queue.push(async () => {
+        const st = await lstatBigint(childAbs);
+        if (!st || st.dev !== rootStat.dev) return;
+        visit({ rel: childRel, relText: childText, nameValid, st });
+        if (st.isDirectory()) queue.push(readDir(childAbs, childRel, childText));
+      });
+    }
+  };
+  queue.push(readDir(Buffer.from(root), undefined, "."));
+  await queue.done();
+}
+
+/**
+ * Runs queued tasks, at most `workers` at once; tasks may queue more. done() settles when the
+ * queue is empty and nothing runs (or with the first failure).
+ */
+function taskQueue(workers: number): {
+  push: (task: () => Promise<void>) => void;
+  done: () => Promise<void>;
+} {
+  let tasks: ((() => Promise<void>) | undefined)[] = [];
+  let next = 0;
+  let active = 0;
+  let failed = false;
+  let settle: { resolve: () => void; reject: (error: unknown) => void } | undefined;
+  const finished = new Promise<void>((resolve, reject) => {
+    settle = { resolve, reject };
+  });
+  const pump = () => {
+    while (!failed && active < workers && next < tasks.length) {
+      const task = tasks[next];
+      // The slot is let go at once: a task that has run keeps nothing of a large tree alive.
+      tasks[next++] = undefined;
+      if (!task) continue;
+      active++;
+      task().then(
+        () => {
+          active--;
+          pump();
+        },
+        (error: unknown) => {
+          failed = true;
+          settle?.reject(error);
+        },
+      );
+    }
+    if (next >= tasks.length) {
+      // Drop what has run, so that the queue does not keep every task of a large tree.
+      tasks = [];
+      next = 0;
+      if (active === 0 && !failed) settle?.resolve();
+    }
+  };
+  let scheduled = false;
+  return {
+    push: (task) => {
+      tasks.push(task);
+      if (!scheduled) {
+        scheduled = true;
+        queueMicrotask(() => {
+          scheduled = false;
+          pump();
+        });
+      }
+    },
+    done: () => {
+      pump();
+      return finished;
+    },
+  };
+}
+
+// The callback API: for many small calls it is several times faster than fs.promises.
+function readdirBuffers(dir: Buffer): Promise<Dirent<Buffer>[]> {
+  return new Promise((resolve) => {
+    readdirCallback(dir, { encoding: "buffer", withFileTypes: true }, (error, entries) =>
+      resolve(error ? [] : entries),
+    );
+  });
+}
+
+function lstatBigint(file: Buffer): Promise<BigIntStats | undefined> {
+  return new Promise((resolve) => {
+    lstatCallback(file, { bigint: true }, (error, st) => resolve(error ? undefined : st));
+  });
+}
