@@ -211,6 +211,33 @@ describe("collectFsMetadata", () => {
     ]);
   });
 
+  it("records nothing of another file system mounted below root, nor below a name that is not UTF-8", async () => {
+    const root = path.join(tmp, "m");
+    const mnt = path.join(root, "mnt");
+    const bad = Buffer.concat([Buffer.from(`${root}/`), Buffer.from([0x62, 0xff])]);
+    await fs.mkdir(mnt, { recursive: true });
+    await fs.mkdir(bad);
+    await fs.writeFile(Buffer.concat([bad, Buffer.from("/f")]), "f");
+    await fs.writeFile(path.join(root, "kept"), "k");
+    await exec("setfattr", ["-n", "user.k", "-v", "1", path.join(root, "kept")]);
+    // (argv from Node is UTF-8: the shell's printf makes the byte 0xff)
+    await exec("sh", ["-c", `setfattr -n user.b -v 1 "$1/$(printf 'b\\377')/f"`, "sh", root]);
+    await exec("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt]);
+    try {
+      await fs.writeFile(path.join(mnt, "inside"), "i");
+      await exec("setfattr", ["-n", "user.m", "-v", "1", mnt]);
+      await exec("setfattr", ["-n", "user.i", "-v", "1", path.join(mnt, "inside")]);
+      for (const walker of ["auto", "node"] as const) {
+        const m = await collectFsMetadata(root, { walker });
+        expect(m.xattrs).toEqual([["kept", "user.k", Buffer.from("1").toString("base64")]]);
+        expect(m.dirs.map(([rel]) => rel)).toEqual(["."]);
+        expect(m.nonUtf8Names).toEqual([Buffer.from([0x62, 0xff]).toString("base64")]);
+      }
+    } finally {
+      await exec("umount", [mnt]);
+    }
+  });
+
   it("records xattrs of names that need quoting", async () => {
     const root = path.join(tmp, "q");
     await fs.mkdir(root);

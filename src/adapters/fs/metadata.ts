@@ -49,7 +49,6 @@ export async function collectFsMetadata(
   const rootStat = await fs.lstat(root, { bigint: true });
   if (!rootStat.isDirectory()) return metadata;
   const resolvedRoot = path.resolve(root);
-  const seen = new Set<string>();
   const links = new Map<string, { rel: string; mtimeNs: bigint }[]>();
   const [, xattrs] = await Promise.all([
     walkTree(
@@ -60,7 +59,6 @@ export async function collectFsMetadata(
         if (!e.nameValid) metadata.nonUtf8Names.push(e.rel.toString("base64"));
         const rel = e.relText;
         if (rel === undefined) return;
-        seen.add(rel);
         const st = e.st;
         if (!st) return;
         if (st.isDirectory()) metadata.dirs.push([rel, st.mtimeNs.toString()]);
@@ -98,8 +96,10 @@ export async function collectFsMetadata(
     metadata.hardlinks.push(group.map((m) => m.rel));
     for (const m of group) metadata.files.push([m.rel, m.mtimeNs.toString()]);
   }
-  // Only what the walk saw (not what lies below a name that is not UTF-8, nor on another file system).
-  metadata.xattrs = xattrs.filter(([rel]) => seen.has(rel));
+  // getfattr leaves out what the walk leaves out: other file systems (--one-file-system, their
+  // mount points too) and, as read by parseGetfattrDump, paths that are not UTF-8. (No set of
+  // every path the walk saw: it would grow with the number of files.)
+  metadata.xattrs = xattrs;
   metadata.dirs.sort((a, b) => compareRel(a[0], b[0]));
   metadata.hardlinks.sort((a, b) => compareRel(a[0] ?? "", b[0] ?? ""));
   metadata.files.sort((a, b) => compareRel(a[0], b[0]));
