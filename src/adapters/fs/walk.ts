@@ -315,15 +315,17 @@ async function walkWithNode(
 }
 
 /**
- * Runs queued tasks, at most `workers` at once; tasks may queue more. done() settles when the
- * queue is empty and nothing runs (or with the first failure).
+ * Runs queued tasks, at most `workers` at once; tasks may queue more. The task queued last runs
+ * first, so the walk goes deep before it goes wide: what waits is bounded by the tree's depth
+ * times a directory's width, not by the number of files (a queue run in order held every file of
+ * a wide tree at once: 400 MB for 500,000 files). done() settles when nothing is queued and
+ * nothing runs (or with the first failure).
  */
 function taskQueue(workers: number): {
   push: (task: () => Promise<void>) => void;
   done: () => Promise<void>;
 } {
-  let tasks: ((() => Promise<void>) | undefined)[] = [];
-  let next = 0;
+  const tasks: (() => Promise<void>)[] = [];
   let active = 0;
   let failed = false;
   let settle: { resolve: () => void; reject: (error: unknown) => void } | undefined;
@@ -331,11 +333,9 @@ function taskQueue(workers: number): {
     settle = { resolve, reject };
   });
   const pump = () => {
-    while (!failed && active < workers && next < tasks.length) {
-      const task = tasks[next];
-      // The slot is let go at once: a task that has run keeps nothing of a large tree alive.
-      tasks[next++] = undefined;
-      if (!task) continue;
+    while (!failed && active < workers) {
+      const task = tasks.pop();
+      if (!task) break;
       active++;
       task().then(
         () => {
@@ -348,12 +348,7 @@ function taskQueue(workers: number): {
         },
       );
     }
-    if (next >= tasks.length) {
-      // Drop what has run, so that the queue does not keep every task of a large tree.
-      tasks = [];
-      next = 0;
-      if (active === 0 && !failed) settle?.resolve();
-    }
+    if (tasks.length === 0 && active === 0 && !failed) settle?.resolve();
   };
   let scheduled = false;
   return {
