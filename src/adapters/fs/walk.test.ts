@@ -120,6 +120,44 @@ describe("walkTree", () => {
     expect(byFind.entries).toEqual(byNode.entries);
   });
 
+  it("sees the same entries when find walks the top-level directories side by side", async () => {
+    const root = path.join(tmp, "tree");
+    const tops = ["a b", "c*[x]", "-dash", "line\nbreak", "e", "f", "g"];
+    for (const [i, top] of tops.entries()) {
+      await fs.mkdir(path.join(root, top, "deep", "er"), { recursive: true });
+      await fs.writeFile(path.join(root, top, "deep", "er", `file${i}`), "x".repeat(i));
+      await fs.writeFile(path.join(root, top, `top${i}`), "t");
+    }
+    await fs.link(path.join(root, "a b", "top0"), path.join(root, "g", "deep", "hl"));
+    await exec("mknod", [path.join(root, "e", "deep", "null-dev"), "c", "1", "3"]);
+    await exec("mkfifo", [path.join(root, "f", "fifo")]);
+    await fs.writeFile(path.join(root, "toplevel-file"), "r");
+    await fs.mkdir(path.join(root, "a b", "mnt"));
+    await exec("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", path.join(root, "a b", "mnt")]);
+    try {
+      await fs.writeFile(path.join(root, "a b", "mnt", "other"), "o");
+      const byFind = await walk(root, true, "auto");
+      const byNode = await walk(root, true, "node");
+      expect(byFind.took).toBe("find");
+      expect(byFind.entries).toEqual(byNode.entries);
+      // root, toplevel-file, 7 x (dir, deep, deep/er, file, top), hl, null-dev, fifo
+      expect(byFind.entries).toHaveLength(2 + 7 * 5 + 3);
+    } finally {
+      await exec("umount", [path.join(root, "a b", "mnt")]);
+    }
+  });
+
+  it("sees the same entries when there are too many top-level directories to name to find", async () => {
+    const root = path.join(tmp, "tree");
+    const long = "n".repeat(200);
+    for (let i = 0; i < 700; i++) await fs.mkdir(path.join(root, `${long}${i}`, "sub"), { recursive: true });
+    const byFind = await walk(root, true, "auto");
+    const byNode = await walk(root, true, "node");
+    expect(byFind.took).toBe("find");
+    expect(byFind.entries).toEqual(byNode.entries);
+    expect(byFind.entries).toHaveLength(1 + 700 * 2);
+  });
+
   it("walks with Node's calls when find is not GNU find, and does not try it again", async () => {
     vi.resetModules();
     const fresh = await import("./walk.js");
