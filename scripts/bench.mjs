@@ -367,6 +367,16 @@ async function kopiaSnapshotMs(ws, ids, notBeforeMs = 0) {
 
 // ---------- the data benchmark ----------
 
+/**
+ * Every case starts alike: no dirty pages (the previous case's writes are not flushed on its
+ * time) and, where root may, an empty page cache, so that every tool reads its input from disk.
+ * (Without that, what the kernel happens to keep cached after gigabytes of writes decides.)
+ */
+async function settle() {
+  await run("sync", []);
+  if (dropCaches) await fs.writeFile("/proc/sys/vm/drop_caches", "3\n");
+}
+
 const median = (values) => {
   const v = values.filter((n) => n !== undefined && !Number.isNaN(n)).sort((p, q) => p - q);
   if (v.length === 0) return undefined;
@@ -416,13 +426,6 @@ async function dataBenchmark() {
   await docker(...compose("web", ["--label", "com.docker.compose.depends_on=db:service_started:false"]));
 
   const samples = [];
-  // Every case starts alike: no dirty pages (the previous case's writes are not flushed on its
-  // time) and, where root may, an empty page cache, so that every tool reads its input from disk.
-  // (Without that, what the kernel happens to keep cached after gigabytes of writes decides.)
-  const settle = async () => {
-    await run("sync", []);
-    if (dropCaches) await fs.writeFile("/proc/sys/vm/drop_caches", "3\n");
-  };
   const rawBackup = async (raw, phase, round) => {
     await settle();
     const before = await repoBytes(raw.repo);
@@ -773,8 +776,7 @@ async function filesBenchmark() {
   for (let round = 0; round < repeats; round++) {
     await fs.appendFile(path.join(mountpoint, "d00000", "file-0000.dat"), `${round}`);
     for (const tool of rotated(["kopia", "kopi-docka direct"], round)) {
-      await run("sync", []);
-      if (dropCaches) await fs.writeFile("/proc/sys/vm/drop_caches", "3\n");
+      await settle();
       if (tool === "kopia") {
         const r = await raw.kopia(["snapshot", "create", mountpoint, "--json"]);
         samples.push({ tool, phase: "second backup", round, wallMs: r.wallMs });

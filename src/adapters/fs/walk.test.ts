@@ -82,6 +82,16 @@ async function makeTree(root: string): Promise<void> {
   await exec("touch", ["-h", "-d", "@-1.75", path.join(root, "line\nbreak")]); // before the epoch
 }
 
+/** walk.ts loaded afresh (nothing remembered of find), with a shell script first on PATH as `find`. */
+async function withStandInFind(script: string): Promise<typeof import("./walk.js")> {
+  const bin = path.join(tmp, "bin");
+  await fs.mkdir(bin);
+  await fs.writeFile(path.join(bin, "find"), `#!/bin/sh\n${script}\n`, { mode: 0o755 });
+  vi.stubEnv("PATH", `${bin}:${process.env.PATH}`);
+  vi.resetModules();
+  return import("./walk.js");
+}
+
 describe("walkTree", () => {
   it("sees the same entries and lstat through GNU find as through Node's own calls", async () => {
     const root = path.join(tmp, "tree");
@@ -159,18 +169,11 @@ describe("walkTree", () => {
   });
 
   it("walks with Node's calls when find is not GNU find, and does not try it again", async () => {
-    vi.resetModules();
-    const fresh = await import("./walk.js");
-    const bin = path.join(tmp, "bin");
-    await fs.mkdir(bin);
     const calls = path.join(tmp, "calls");
     // busybox's find: no -printf.
-    await fs.writeFile(
-      path.join(bin, "find"),
-      `#!/bin/sh\necho x >> '${calls}'\necho 'find: unrecognized: -printf' >&2\nexit 1\n`,
-      { mode: 0o755 },
+    const fresh = await withStandInFind(
+      `echo x >> '${calls}'\necho 'find: unrecognized: -printf' >&2\nexit 1`,
     );
-    vi.stubEnv("PATH", `${bin}:${process.env.PATH}`);
     const root = path.join(tmp, "tree");
     await fs.mkdir(path.join(root, "d"), { recursive: true });
     await fs.writeFile(path.join(root, "d", "f"), "f");
@@ -184,19 +187,22 @@ describe("walkTree", () => {
     expect((await fs.readFile(calls, "utf8")).trim().split("\n")).toHaveLength(1);
   });
 
-  it("fails when find dies after it began", async () => {
-    vi.resetModules();
-    const fresh = await import("./walk.js");
-    const bin = path.join(tmp, "bin");
-    await fs.mkdir(bin);
+  it("walks with Node's calls when find's first record is not one it can read", async () => {
+    const fresh = await withStandInFind("printf '%s\\000' \"$1\"");
     const root = path.join(tmp, "tree");
     await fs.mkdir(root);
-    await fs.writeFile(
-      path.join(bin, "find"),
-      `#!/bin/sh\nprintf 'd 1 2 3 4096 8 755 0 0 1600000000.0000000000 \\000f 1 3 1 0 0 644 0 0 1600000000.0000000000 gone\\000'\nexit 2\n`,
-      { mode: 0o755 },
+    const rootStat = await fs.lstat(root, { bigint: true });
+    const rels: string[] = [];
+    expect(await fresh.walkTree(root, rootStat, true, (e) => rels.push(e.relText ?? "?"))).toBe("node");
+    expect(rels).toEqual(["."]);
+  });
+
+  it("fails when find dies after it began", async () => {
+    const fresh = await withStandInFind(
+      "printf 'd 1 2 3 4096 8 755 0 0 1600000000.0000000000 \\000f 1 3 1 0 0 644 0 0 1600000000.0000000000 gone\\000'\nexit 2",
     );
-    vi.stubEnv("PATH", `${bin}:${process.env.PATH}`);
+    const root = path.join(tmp, "tree");
+    await fs.mkdir(root);
     const rootStat = await fs.lstat(root, { bigint: true });
     await expect(fresh.walkTree(root, rootStat, true, () => undefined)).rejects.toThrow(
       /find .* failed \(exit 2\)/,

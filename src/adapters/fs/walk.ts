@@ -4,8 +4,8 @@
 // with four finds side by side, against 6-9 s and 400 MiB); otherwise Node's own calls, many in
 // flight at once.
 import { isUtf8 } from "node:buffer";
-import { spawn } from "node:child_process";
 import { type BigIntStats, type Dirent, lstat as lstatCallback, readdir as readdirCallback } from "node:fs";
+import { lastLines, startProcess } from "../process/runner.js";
 
 /** What the walk's readers use of an entry's lstat (BigIntStats has all of it). */
 export type EntryStat = Pick<
@@ -219,23 +219,31 @@ async function walkWithFind(
     else visit(new FoundEntry(rel, new FoundStat(record, ends)));
     return true;
   };
-  const top = await streamFind([root, "-xdev", "-maxdepth", "1", "-printf", FIND_FORMAT], (record, ends) => {
-    const relStart = (ends[FIND_FIELDS - 1] as number) + 1;
-    if (rootDev === undefined) {
-      // The first record is root itself: it shows whether this find prints what is needed.
-      const usable =
-        record[0] === 0x64 &&
-        relStart === record.length &&
-        findTimeNs(record.toString("latin1", (ends[8] as number) + 1, ends[9])) !== undefined;
-      if (!usable) return false;
-      rootDev = Buffer.from(record.subarray((ends[0] as number) + 1, ends[1]));
-      visit({ rel: Buffer.from("."), relText: ".", nameValid: true, st: rootStat });
-      return true;
-    }
-    return onRecord(record, ends, Buffer.from(record.subarray(relStart)), true);
-  });
+  const topFailure = await streamFind(
+    [root, "-xdev", "-maxdepth", "1", "-printf", FIND_FORMAT],
+    (record, ends) => {
+      if (!ends) {
+        // The first record shows whether this find prints what is needed; a later one must.
+        if (rootDev === undefined) return false;
+        throw unreadable(record);
+      }
+      const relStart = (ends[FIND_FIELDS - 1] as number) + 1;
+      if (rootDev === undefined) {
+        // The first record is root itself: it shows whether this find prints what is needed.
+        const usable =
+          record[0] === 0x64 &&
+          relStart === record.length &&
+          findTimeNs(record.toString("latin1", (ends[8] as number) + 1, ends[9])) !== undefined;
+        if (!usable) return false;
+        rootDev = Buffer.from(record.subarray((ends[0] as number) + 1, ends[1]));
+        visit({ rel: Buffer.from("."), relText: ".", nameValid: true, st: rootStat });
+        return true;
+      }
+      return onRecord(record, ends, Buffer.from(record.subarray(relStart)), true);
+    },
+  );
   if (rootDev === undefined) return false;
-  top.check(root);
+  if (topFailure) throw new Error(`find ${root} failed (${topFailure})`);
   // Deeper: %p (the whole path) when the finds start at the top-level directories.
   const deepFormat = FIND_FORMAT.replace("%P", "%p");
   const below = (record: Buffer, ends: Int32Array) => {
@@ -259,50 +267,52 @@ async function walkWithFind(
   const runs = groups.map((starts) =>
     streamFind(
       [...starts, "-xdev", "-mindepth", splittable ? "1" : "2", "-printf", deepFormat],
-      (record, ends) => onRecord(record, ends, below(record, ends), false),
+      (record, ends) => {
+        if (!ends) throw unreadable(record);
+        return onRecord(record, ends, below(record, ends), false);
+      },
     ),
   );
   const settled = await Promise.allSettled(runs);
-  const failed = settled.find((r) => r.status === "rejected");
-  if (failed?.status === "rejected") throw failed.reason;
-  for (const r of settled) if (r.status === "fulfilled") r.value.check(root);
+  for (const r of settled) {
+    if (r.status === "rejected") throw r.reason;
+    if (r.value) throw new Error(`find ${root} failed (${r.value})`);
+  }
   return true;
 }
 
 /**
- * Runs one find and hands each of its NUL-terminated records (with where its fields end) to
- * `onRecord` as they stream, one at a time; `onRecord` returning false stops find (nothing more
- * is read). A record that cannot be read fails the walk. check() then fails for a find that died
- * (exit 1 only says that some entries could not be read or vanished: left out, as Node's walk
- * does).
+ * Runs one find (through the project's process runner) and hands each of its NUL-terminated
+ * records, with where its fields end (undefined when it has not FIND_FIELDS of them), to
+ * `onRecord` as they stream, one at a time; `onRecord` returning false stops find. Returns why
+ * find failed, if it did (exit 1 only says that some entries could not be read or vanished: left
+ * out, as Node's walk does; a find stopped here has not failed).
  */
 async function streamFind(
   args: string[],
-  onRecord: (record: Buffer, ends: Int32Array) => boolean | Promise<boolean>,
-): Promise<{ check: (root: string) => void }> {
-  const child = spawn("find", args, {
-    stdio: ["ignore", "pipe", "ignore"],
+  onRecord: (record: Buffer, ends: Int32Array | undefined) => boolean | Promise<boolean>,
+): Promise<string | undefined> {
+  const stop = new AbortController();
+  const run = startProcess({
+    argv: ["find", ...args],
     env: { ...process.env, LC_ALL: "C" },
+    streamStdout: true,
+    signal: stop.signal,
+    killGraceMs: 1000,
   });
-  const exited = new Promise<{ code: number | null; error?: Error }>((resolve) => {
-    child.once("error", (error) => resolve({ code: null, error }));
-    child.once("close", (code) => resolve({ code }));
-  });
+  const done = run.done.catch((error: unknown) =>
+    error instanceof Error ? error : new Error(String(error)),
+  );
   let pending: Buffer = Buffer.alloc(0);
   let stopped = false;
   try {
-    reading: for await (const chunk of child.stdout as AsyncIterable<Buffer>) {
+    reading: for await (const chunk of (run.stdout ?? []) as AsyncIterable<Buffer>) {
       pending = pending.length > 0 ? Buffer.concat([pending, chunk]) : chunk;
       let start = 0;
       for (let end = pending.indexOf(0, start); end !== -1; end = pending.indexOf(0, start)) {
         const record = pending.subarray(start, end);
         start = end + 1;
-        const ends = fieldEnds(record);
-        if (!ends)
-          throw new Error(
-            `find printed a record kopi-docka cannot read: ${JSON.stringify(record.toString("latin1").slice(0, 200))}`,
-          );
-        const going = onRecord(record, ends);
+        const going = onRecord(record, fieldEnds(record));
         if (!(typeof going === "boolean" ? going : await going)) {
           stopped = true;
           break reading;
@@ -311,19 +321,26 @@ async function streamFind(
       pending = start < pending.length ? Buffer.from(pending.subarray(start)) : Buffer.alloc(0);
     }
   } catch (error) {
-    child.kill();
-    await exited;
+    stop.abort();
+    await done;
     throw error;
   }
-  if (stopped) child.kill();
-  const { code, error } = await exited;
-  return {
-    check: (root) => {
-      if (error || (code !== 0 && code !== 1))
-        throw new Error(`find ${root} failed (${error?.message ?? `exit ${code}`})`);
-      if (pending.length > 0 && !stopped) throw new Error(`find ${root} ended in the middle of a record`);
-    },
-  };
+  if (stopped) stop.abort();
+  const result = await done;
+  if (stopped) return undefined;
+  if (result instanceof Error) return result.message;
+  if (result.exitCode !== 0 && result.exitCode !== 1) {
+    const tail = lastLines(result.stderrTail);
+    return `exit ${result.exitCode ?? result.signal}${tail ? `: ${tail}` : ""}`;
+  }
+  return pending.length > 0 ? "it ended in the middle of a record" : undefined;
+}
+
+/** The error for a record of find's output that is not what FIND_FORMAT prints. */
+function unreadable(record: Buffer): Error {
+  return new Error(
+    `find printed a record kopi-docka cannot read: ${JSON.stringify(record.toString("latin1").slice(0, 200))}`,
+  );
 }
 
 /** Where one record's first FIND_FIELDS fields end (each at a space); the rest is the path. */
