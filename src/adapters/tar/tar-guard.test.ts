@@ -5,11 +5,10 @@ import path from "node:path";
 import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { tarExtractArgs } from "./gnu-tar.js";
 import { checkTarMemberPath, createTarGuard, UnsafeTarMemberError } from "./tar-guard.js";
 
 const TAR = "/usr/bin/tar";
-/** The flags the restore extracts with (gnu-tar.ts tarExtractArgs), minus the argv[0]. */
-const EXTRACT_FLAGS = ["-xpf", "-", "--numeric-owner", "--xattrs", "--xattrs-include=*", "--acls"];
 
 let tmp: string;
 
@@ -245,7 +244,7 @@ async function extractThroughGuard(
   input: Buffer,
   dest: string,
 ): Promise<{ code: number | null; error: unknown; stderr: string }> {
-  const child = spawn(TAR, [...EXTRACT_FLAGS, "-C", dest], { stdio: ["pipe", "ignore", "pipe"] });
+  const child = spawn(TAR, tarExtractArgs(dest).slice(1), { stdio: ["pipe", "ignore", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (data: Buffer) => {
     stderr += data.toString();
@@ -417,6 +416,31 @@ describe("createTarGuard on archives written by GNU tar", () => {
     expect(got.get("hard-to-long")?.ino).toBe(
       got.get(path.join("deep", "d".repeat(60), "e".repeat(60), "f".repeat(150)))?.ino,
     );
+  });
+
+  it("extracts archives of any record size (the reader's 1 MiB records), and fails a truncated one", async () => {
+    const root = path.join(tmp, "src");
+    await makeTree(root, { longNames: true, bigFile: true });
+    const want = await readTree(root);
+    // 512 bytes, GNU tar's default 10 KiB (the older tool's archives and ours), 1 MiB.
+    for (const records of ["--blocking-factor=1", "--blocking-factor=20", "--blocking-factor=2048"]) {
+      const archive = createArchive(root, ["--numeric-owner", records]);
+      const dest = path.join(tmp, `dest${records.split("=")[1]}`);
+      await fs.mkdir(dest);
+      const result = await extractThroughGuard(archive, dest);
+      expect(result.code, records).toBe(0);
+      expect(result.stderr, records).toBe("");
+      const got = await readTree(dest);
+      expect([...got.keys()], records).toEqual([...want.keys()]);
+      for (const [name, entry] of want)
+        expect(got.get(name)?.content, `${records} ${name}`).toBe(entry.content);
+    }
+    const archive = createArchive(root, ["--numeric-owner"]);
+    const dest = path.join(tmp, "truncated");
+    await fs.mkdir(dest);
+    const result = await extractThroughGuard(archive.subarray(0, Math.floor(archive.length / 2)), dest);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/Unexpected EOF in archive/);
   });
 });
 
