@@ -168,6 +168,58 @@ describe("walkTree", () => {
     expect(byFind.entries).toHaveLength(1 + 700 * 2);
   });
 
+  it("goes a level deeper to split the walk when the top level has few directories", async () => {
+    const log = path.join(tmp, "finds.log");
+    const logged = await withStandInFind(`printf '%s\\n' "$*" >> '${log}'\nexec /usr/bin/find "$@"`);
+    const root = path.join(tmp, "tree");
+    const data = path.join(root, "data");
+    for (let i = 0; i < 10; i++) {
+      await fs.mkdir(path.join(data, `d ${i}`, "deep"), { recursive: true });
+      await fs.writeFile(path.join(data, `d ${i}`, "deep", `file${i}`), "x".repeat(i));
+    }
+    await fs.writeFile(path.join(data, "level-two-file"), "2");
+    await fs.writeFile(path.join(root, "top-file"), "1");
+    await fs.link(path.join(root, "top-file"), path.join(data, "d 3", "deep", "hl"));
+    await exec("mknod", [path.join(data, "null-dev"), "c", "1", "3"]);
+    await exec("mkfifo", [path.join(data, "d 5", "fifo")]);
+    await fs.mkdir(path.join(data, "mnt"));
+    await exec("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", path.join(data, "mnt")]);
+    const walkBoth = async () => {
+      const rootStat = await fs.lstat(root, { bigint: true });
+      const byFind: ReturnType<typeof seen>[] = [];
+      expect(await logged.walkTree(root, rootStat, true, (e) => byFind.push(seen(e)))).toBe("find");
+      byFind.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
+      const byNode = await walk(root, true, "node");
+      expect(byFind).toEqual(byNode.entries);
+      const calls = (await fs.readFile(log, "utf8")).trim().split("\n");
+      await fs.rm(log);
+      return { entries: byFind, calls };
+    };
+    try {
+      await fs.writeFile(path.join(data, "mnt", "other"), "o");
+      const clean = await walkBoth();
+      // root, top-file, data, level-two-file, null-dev, 10 x (dir, deep, file), hl, fifo
+      expect(clean.entries).toHaveLength(5 + 10 * 3 + 2);
+      // root's level, data's level, then four finds over data's ten directories side by side.
+      expect(clean.calls).toHaveLength(6);
+      expect(clean.calls[1]).toMatch(/ -mindepth 1 -maxdepth 1 /);
+      expect(clean.calls.slice(2).every((c) => / -mindepth 1 -printf /.test(c))).toBe(true);
+      // A name argv cannot carry at the second level: one find below it, from root.
+      await fs.mkdir(
+        Buffer.concat([Buffer.from(`${data}/`), Buffer.from([0x62, 0xff]), Buffer.from("/in")]),
+        {
+          recursive: true,
+        },
+      );
+      const awkward = await walkBoth();
+      expect(awkward.entries).toHaveLength(5 + 10 * 3 + 2 + 2);
+      expect(awkward.calls).toHaveLength(3);
+      expect(awkward.calls[2]).toMatch(new RegExp(`^${root} -xdev -mindepth 3 `));
+    } finally {
+      await exec("umount", [path.join(data, "mnt")]);
+    }
+  });
+
   it("walks with Node's calls when find is not GNU find, and does not try it again", async () => {
     const calls = path.join(tmp, "calls");
     // busybox's find: no -printf.

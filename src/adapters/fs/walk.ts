@@ -178,18 +178,25 @@ export function findTimeNs(text: string): bigint | undefined {
   return BigInt(match[1] as string) * 1_000_000_000n + BigInt(match[2] as string);
 }
 
-/** How many finds walk a tree's top-level directories side by side (cold caches: about 1.8x faster). */
+/** How many finds walk a tree side by side (cold caches: about 1.8x faster than one). */
 const FIND_PARALLEL = 4;
-/** Above this many bytes of top-level directory names, one find walks everything (argv limits). */
+/**
+ * The split goes a level deeper while a level has fewer directories than this (a volume holding
+ * one `data` directory, or three of which one holds everything), at most FIND_MAX_LEVELS deep.
+ */
+const FIND_SPREAD = 2 * FIND_PARALLEL;
+const FIND_MAX_LEVELS = 3;
+/** Above this many bytes of directory names, one find walks everything below (argv limits). */
 const FIND_MAX_ARGV_BYTES = 128 * 1024;
 
 /**
  * The walk through GNU find: first `find root -xdev -maxdepth 1` (root, whose record shows
- * whether this find is usable, and the entries directly below it), then what lies deeper, with up
- * to FIND_PARALLEL finds over the top-level directories side by side (one find below root when a
- * top-level name is not UTF-8, which argv cannot carry, or there are too many). Returns false,
- * having visited nothing, when find is not GNU find (busybox has no -printf) or is missing; fails
- * when a find dies later.
+ * whether this find is usable, and the entries directly below it); while a level has few
+ * directories, the next level (`find <dirs> -mindepth 1 -maxdepth 1`); then what lies deeper, with
+ * up to FIND_PARALLEL finds over that level's directories side by side. One find walks all that
+ * is left below root instead when a directory's name is not UTF-8 (argv cannot carry it) or the
+ * names are too many. Returns false, having visited nothing, when find is not GNU find (busybox
+ * has no -printf) or is missing; fails when a find dies later.
  */
 async function walkWithFind(
   root: string,
@@ -198,17 +205,22 @@ async function walkWithFind(
   visit: (entry: WalkEntry) => void,
 ): Promise<boolean> {
   let rootDev: Buffer | undefined;
-  const topDirs: Buffer[] = [];
   const prefix = Buffer.from(root.endsWith("/") ? root : `${root}/`);
   // Synchronous but for devices: no promise per record (a walk of many files makes few objects).
-  const onRecord = (record: Buffer, ends: Int32Array, rel: Buffer, top: boolean): true | Promise<true> => {
+  // The directories of the level being listed go to `dirs`.
+  const onRecord = (
+    record: Buffer,
+    ends: Int32Array,
+    rel: Buffer,
+    dirs: Buffer[] | undefined,
+  ): true | Promise<true> => {
     // A mount point of another file system is printed (not entered): like Node's walk, left out.
     if (
       record.compare(rootDev as Buffer, 0, (rootDev as Buffer).length, (ends[0] as number) + 1, ends[1]) !== 0
     )
       return true;
     const type = record[0];
-    if (top && type === 0x64 /* d */) topDirs.push(rel);
+    if (dirs && type === 0x64 /* d */) dirs.push(rel);
     if (type === 0x6c /* l */ || (!statFiles && type === 0x66) /* f */) visit(new FoundEntry(rel, undefined));
     else if (type === 0x63 /* c */ || type === 0x62 /* b */)
       // Devices: their numbers from Node's lstat.
@@ -219,6 +231,7 @@ async function walkWithFind(
     else visit(new FoundEntry(rel, new FoundStat(record, ends)));
     return true;
   };
+  let level: Buffer[] = [];
   const topFailure = await streamFind(
     [root, "-xdev", "-maxdepth", "1", "-printf", FIND_FORMAT],
     (record, ends) => {
@@ -239,12 +252,12 @@ async function walkWithFind(
         visit({ rel: Buffer.from("."), relText: ".", nameValid: true, st: rootStat });
         return true;
       }
-      return onRecord(record, ends, Buffer.from(record.subarray(relStart)), true);
+      return onRecord(record, ends, Buffer.from(record.subarray(relStart)), level);
     },
   );
   if (rootDev === undefined) return false;
   if (topFailure) throw new Error(`find ${root} failed (${topFailure})`);
-  // Deeper: %p (the whole path) when the finds start at the top-level directories.
+  // Deeper: %p (the whole path) when the finds start at directories below root.
   const deepFormat = FIND_FORMAT.replace("%P", "%p");
   const below = (record: Buffer, ends: Int32Array) => {
     const path = record.subarray((ends[FIND_FIELDS - 1] as number) + 1);
@@ -254,30 +267,46 @@ async function walkWithFind(
       );
     return Buffer.from(path.subarray(prefix.length));
   };
-  const names = topDirs.map((d) => d.toString("utf8"));
-  const splittable =
-    topDirs.length > 1 &&
-    topDirs.every((d) => isUtf8(d)) &&
-    names.reduce((sum, n) => sum + prefix.length + Buffer.byteLength(n) + 1, 0) <= FIND_MAX_ARGV_BYTES;
-  const groups = splittable
-    ? Array.from({ length: Math.min(FIND_PARALLEL, topDirs.length) }, (_, g) =>
-        names.filter((_, i) => i % FIND_PARALLEL === g).map((n) => `${prefix.toString()}${n}`),
-      )
-    : [[root]];
-  const runs = groups.map((starts) =>
-    streamFind(
-      [...starts, "-xdev", "-mindepth", splittable ? "1" : "2", "-printf", deepFormat],
-      (record, ends) => {
+  const finds = (groups: string[][], depth: string[], dirs?: Buffer[]) =>
+    groups.map((starts) =>
+      streamFind([...starts, "-xdev", ...depth, "-printf", deepFormat], (record, ends) => {
         if (!ends) throw unreadable(record);
-        return onRecord(record, ends, below(record, ends), false);
-      },
-    ),
-  );
-  const settled = await Promise.allSettled(runs);
-  for (const r of settled) {
-    if (r.status === "rejected") throw r.reason;
-    if (r.value) throw new Error(`find ${root} failed (${r.value})`);
+        return onRecord(record, ends, below(record, ends), dirs);
+      }),
+    );
+  const settle = async (runs: Promise<string | undefined>[]) => {
+    for (const r of await Promise.allSettled(runs)) {
+      if (r.status === "rejected") throw r.reason;
+      if (r.value) throw new Error(`find ${root} failed (${r.value})`);
+    }
+  };
+  /** The level's directories as find's starting points, or undefined when argv cannot carry them. */
+  const starts = (dirs: readonly Buffer[]) =>
+    dirs.every((d) => isUtf8(d)) &&
+    dirs.reduce((sum, d) => sum + prefix.length + d.length + 1, 0) <= FIND_MAX_ARGV_BYTES
+      ? dirs.map((d) => `${prefix.toString()}${d.toString("utf8")}`)
+      : undefined;
+  // `depth` levels below root are visited; `level` holds the directories of the deepest.
+  let depth = 1;
+  let paths = starts(level);
+  while (paths && level.length > 0 && level.length < FIND_SPREAD && depth < FIND_MAX_LEVELS) {
+    const next: Buffer[] = [];
+    await settle(finds([paths], ["-mindepth", "1", "-maxdepth", "1"], next));
+    level = next;
+    depth += 1;
+    paths = starts(level);
   }
+  if (level.length === 0) return true;
+  if (paths && paths.length > 1)
+    await settle(
+      finds(
+        Array.from({ length: Math.min(FIND_PARALLEL, paths.length) }, (_, g) =>
+          paths.filter((_, i) => i % FIND_PARALLEL === g),
+        ),
+        ["-mindepth", "1"],
+      ),
+    );
+  else await settle(finds([[root]], ["-mindepth", String(depth + 1)]));
   return true;
 }
 
