@@ -109,26 +109,6 @@ export async function collectFsMetadata(
   return metadata;
 }
 
-/**
- * The relative paths below root (one file system, symlinks not followed) whose own name is not
- * valid UTF-8, rendered for people (invalid bytes as \xNN), sorted. A missing root fails (ENOENT).
- */
-export async function findNonUtf8Names(root: string, options: WalkOptions = {}): Promise<string[]> {
-  const rootStat = await fs.lstat(root, { bigint: true });
-  if (!rootStat.isDirectory()) return [];
-  const found: Buffer[] = [];
-  await walkTree(
-    path.resolve(root),
-    rootStat,
-    false,
-    (e) => {
-      if (!e.nameValid) found.push(e.rel);
-    },
-    options,
-  );
-  return found.sort(Buffer.compare).map((b) => printableBytes(b));
-}
-
 export interface TreeSurvey {
   /** Apparent size of the regular files below root (root itself when it is a file). */
   sizeBytes: number;
