@@ -220,6 +220,26 @@ describe("walkTree", () => {
     }
   });
 
+  it("lists each level side by side too (its directories may hold most of the files)", async () => {
+    const log = path.join(tmp, "finds.log");
+    const logged = await withStandInFind(`printf '%s\\n' "$*" >> '${log}'\nexec /usr/bin/find "$@"`);
+    const root = path.join(tmp, "tree");
+    for (const top of ["a", "b", "c"])
+      for (const sub of ["one", "two"]) {
+        await fs.mkdir(path.join(root, top, sub), { recursive: true });
+        await fs.writeFile(path.join(root, top, sub, "file"), top + sub);
+      }
+    const rootStat = await fs.lstat(root, { bigint: true });
+    const byFind: ReturnType<typeof seen>[] = [];
+    expect(await logged.walkTree(root, rootStat, true, (e) => byFind.push(seen(e)))).toBe("find");
+    byFind.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
+    expect(byFind).toEqual((await walk(root, true, "node")).entries);
+    const calls = (await fs.readFile(log, "utf8")).trim().split("\n");
+    // root's level; the three top-level directories' level by three finds; the six below by four.
+    expect(calls).toHaveLength(1 + 3 + 4);
+    expect(calls.slice(1).every((c) => / -mindepth 1 -maxdepth 1 /.test(c))).toBe(true);
+  });
+
   it("walks with Node's calls when find is not GNU find, and does not try it again", async () => {
     const calls = path.join(tmp, "calls");
     // busybox's find: no -printf.

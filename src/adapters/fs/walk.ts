@@ -286,26 +286,24 @@ async function walkWithFind(
     dirs.reduce((sum, d) => sum + prefix.length + d.length + 1, 0) <= FIND_MAX_ARGV_BYTES
       ? dirs.map((d) => `${prefix.toString()}${d.toString("utf8")}`)
       : undefined;
-  // `depth` levels below root are visited; `level` holds the directories of the deepest.
+  /** Starting points dealt out to up to FIND_PARALLEL finds. */
+  const spread = (paths: readonly string[]) =>
+    Array.from({ length: Math.min(FIND_PARALLEL, paths.length) }, (_, g) =>
+      paths.filter((_, i) => i % FIND_PARALLEL === g),
+    );
+  // `depth` levels below root are visited; `level` holds the directories of the deepest. Each
+  // level is listed side by side too: its directories may hold most of the files themselves.
   let depth = 1;
   let paths = starts(level);
   while (paths && level.length > 0 && level.length < FIND_SPREAD && depth < FIND_MAX_LEVELS) {
     const next: Buffer[] = [];
-    await settle(finds([paths], ["-mindepth", "1", "-maxdepth", "1"], next));
+    await settle(finds(spread(paths), ["-mindepth", "1", "-maxdepth", "1"], next));
     level = next;
     depth += 1;
     paths = starts(level);
   }
   if (level.length === 0) return true;
-  if (paths && paths.length > 1)
-    await settle(
-      finds(
-        Array.from({ length: Math.min(FIND_PARALLEL, paths.length) }, (_, g) =>
-          paths.filter((_, i) => i % FIND_PARALLEL === g),
-        ),
-        ["-mindepth", "1"],
-      ),
-    );
+  if (paths && paths.length > 1) await settle(finds(spread(paths), ["-mindepth", "1"]));
   else await settle(finds([[root]], ["-mindepth", String(depth + 1)]));
   return true;
 }
