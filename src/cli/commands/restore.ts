@@ -2,13 +2,21 @@
 import type { Command } from "commander";
 import { type RestorePlan, runRestore } from "../../app/restore.js";
 import { listRestorePoints } from "../../app/snapshots.js";
-import { ExitCode, InterruptedError, UsageError } from "../../domain/errors.js";
+import { EnvironmentError, ExitCode, InterruptedError, UsageError } from "../../domain/errors.js";
 import { printJson, printLines } from "../output.js";
 import { buildContext } from "../runtime.js";
 import { type CommandHelpers, collect } from "./types.js";
 
-/** The prompt library, loaded only when a question is asked (it is not needed with --yes). */
-const prompts = () => import("@inquirer/prompts");
+/**
+ * The prompt library, loaded only when a question is asked (it is not needed with --yes), from
+ * node_modules (it is left out of the bundle). Missing, it fails before anything is changed.
+ */
+const prompts = () =>
+  import("@inquirer/prompts").catch((error: unknown) => {
+    throw new EnvironmentError(
+      `cannot load the prompts (@inquirer/prompts: ${(error as Error).message.split("\n")[0]}): run \`npm ci\` in kopi-docka's directory, or pass --unit and --yes`,
+    );
+  });
 
 interface RestoreOptions {
   unit?: string;
