@@ -116,23 +116,18 @@ export async function runDoctor(deps: {
 async function toolsCheck(): Promise<Check> {
   const missing: string[] = [];
   const found: string[] = [];
-  for (const [tool, args, pkg] of [
-    ["tar", ["--version"], "tar"],
-    ["getfattr", ["--version"], "attr"],
-    ["setfattr", ["--version"], "attr"],
+  for (const [tool, pkg] of [
+    ["tar", "tar"],
+    ["getfattr", "attr"],
+    ["setfattr", "attr"],
   ] as const) {
-    try {
-      const result = await runProcess({ argv: [tool, ...args], timeoutMs: 10_000 });
-      if (result.exitCode !== 0) throw new Error(`exit ${result.exitCode}`);
-      found.push(result.stdout.split("\n")[0]?.trim() ?? tool);
-    } catch {
-      missing.push(`${tool} (package ${pkg})`);
-    }
+    const version = await versionLine(tool);
+    if (version === undefined) missing.push(`${tool} (package ${pkg})`);
+    else found.push(version || tool);
   }
   if (missing.length > 0) return { name: "tools", status: "fail", detail: `missing: ${missing.join(", ")}` };
   // GNU find walks the data (sizes, the metadata record) several times faster than Node's calls.
-  const find = await runProcess({ argv: ["find", "--version"], timeoutMs: 10_000 }).catch(() => undefined);
-  const findVersion = find?.exitCode === 0 ? find.stdout.split("\n")[0]?.trim() : undefined;
+  const findVersion = await versionLine("find");
   if (!findVersion?.includes("GNU findutils"))
     return {
       name: "tools",
@@ -140,4 +135,10 @@ async function toolsCheck(): Promise<Check> {
       detail: `${found.join("; ")}; find is not GNU find (package findutils): kopi-docka walks the data with its own, slower calls`,
     };
   return { name: "tools", status: "ok", detail: [...found, findVersion].join("; ") };
+}
+
+/** The first line of `<tool> --version`; undefined when the tool is missing or fails. */
+async function versionLine(tool: string): Promise<string | undefined> {
+  const result = await runProcess({ argv: [tool, "--version"], timeoutMs: 10_000 }).catch(() => undefined);
+  return result?.exitCode === 0 ? (result.stdout.split("\n")[0]?.trim() ?? "") : undefined;
 }

@@ -255,8 +255,9 @@ async function walkWithFind(
       return onRecord(record, ends, Buffer.from(record.subarray(relStart)), level);
     },
   );
+  const failed = (reason: string) => new Error(`find ${root} failed (${reason})`);
   if (rootDev === undefined) return false;
-  if (topFailure) throw new Error(`find ${root} failed (${topFailure})`);
+  if (topFailure) throw failed(topFailure);
   // Deeper: %p (the whole path) when the finds start at directories below root.
   const deepFormat = FIND_FORMAT.replace("%P", "%p");
   const below = (record: Buffer, ends: Int32Array) => {
@@ -277,14 +278,15 @@ async function walkWithFind(
   const settle = async (runs: Promise<string | undefined>[]) => {
     for (const r of await Promise.allSettled(runs)) {
       if (r.status === "rejected") throw r.reason;
-      if (r.value) throw new Error(`find ${root} failed (${r.value})`);
+      if (r.value) throw failed(r.value);
     }
   };
+  const prefixText = prefix.toString();
   /** The level's directories as find's starting points, or undefined when argv cannot carry them. */
   const starts = (dirs: readonly Buffer[]) =>
     dirs.every((d) => isUtf8(d)) &&
     dirs.reduce((sum, d) => sum + prefix.length + d.length + 1, 0) <= FIND_MAX_ARGV_BYTES
-      ? dirs.map((d) => `${prefix.toString()}${d.toString("utf8")}`)
+      ? dirs.map((d) => `${prefixText}${d.toString("utf8")}`)
       : undefined;
   /** Starting points dealt out to up to FIND_PARALLEL finds. */
   const spread = (paths: readonly string[]) =>
