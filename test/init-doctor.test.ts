@@ -1,12 +1,15 @@
 // init, doctor and dry-run against the real engine and a real repository.
+import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createWorkspace, runCli, type Workspace } from "./helpers/cli.js";
 import { containerStartedAt, createVolume, removeLabelled, runContainer } from "./helpers/docker.js";
 
+const run = promisify(execFile);
 const id = randomUUID().slice(0, 8);
 const label = `init-${id}`;
 const name = `kdt-${id}-web`;
@@ -55,6 +58,18 @@ describe("init", () => {
     const password = (await fs.readFile(passwordFile, "utf8")).trim();
     expect(password.length).toBeGreaterThanOrEqual(40);
     expect(result.stdout + result.stderr).not.toContain(password);
+    // Kopia's status of the new repository: contents hashed with BLAKE3, not Kopia's default.
+    const { stdout: status } = await run(
+      "kopia",
+      [
+        `--config-file=${path.join(dir, ".config", "kopia", "repository-kopi-docka.config")}`,
+        "repository",
+        "status",
+        "--json",
+      ],
+      { env: { ...process.env, KOPIA_PASSWORD: password } },
+    );
+    expect(JSON.parse(status).contentFormat.hash).toBe("BLAKE3-256-128");
     const config = JSON.parse(await fs.readFile(configPath, "utf8"));
     expect(config.kopia.kopia_params).toBe(`filesystem --path ${dir}/repo`);
     expect(await fs.readdir(path.join(dir, "repo"))).toContain("kopia.repository.f");

@@ -19,6 +19,7 @@ const volume = `${unit}-data`;
 let ws: Workspace;
 let data: string;
 let original: Awaited<ReturnType<typeof manifest>>;
+let connected: string;
 
 function kopiaArgs(...args: string[]): string[] {
   return [`--config-file=${path.join(ws.dir, "kopia", "repository.config")}`, "--no-progress", ...args];
@@ -53,8 +54,25 @@ function tags(map: Record<string, string>): string[] {
   return Object.entries(map).flatMap(([k, v]) => ["--tags", `${k}:${v}`]);
 }
 
+/** What `kopia repository status` says of the repository's content hash. */
+async function contentHash(): Promise<string> {
+  const { stdout } = await run("kopia", kopiaArgs("repository", "status", "--json"), {
+    env: { ...process.env, KOPIA_PASSWORD: ws.password },
+  });
+  return (JSON.parse(stdout) as { contentFormat: { hash: string } }).contentFormat.hash;
+}
+
 beforeAll(async () => {
-  ws = await createWorkspace();
+  // The repository as the older tool made it (Kopia's defaults); init connects to it.
+  ws = await createWorkspace({ init: false });
+  await run(
+    "kopia",
+    kopiaArgs("repository", "create", "filesystem", `--path=${ws.repoDir}`, "--no-check-for-updates"),
+    { env: { ...process.env, KOPIA_PASSWORD: ws.password } },
+  );
+  const init = await ws.run(["init", "--json"]);
+  if (init.code !== 0) throw new Error(`init failed: ${init.stderr}`);
+  connected = JSON.parse(init.stdout).repository;
   data = await createVolume(volume, label);
   await fs.mkdir(path.join(data, "conf", "nested"), { recursive: true });
   await fs.writeFile(path.join(data, "conf", "app.ini"), "[app]\nlegacy=1\n");
@@ -154,6 +172,11 @@ interface Point {
 
 describe("repositories written by the older Python kopi-docka", () => {
   let points: Point[] = [];
+
+  it("init connects to the older tool's repository as it is (Kopia's default content hash)", async () => {
+    expect(connected).toBe("connected");
+    expect(await contentHash()).toBe("BLAKE2B-256-128");
+  });
 
   it("lists every layout as a restore point, newest first, with format and scope", async () => {
     points = (await ws.json<{ restorePoints: Point[] }>(["snapshots", "--unit", unit])).restorePoints;

@@ -61,6 +61,7 @@ describe("kopia argv builders", () => {
       "--cache-directory=/root/.cache/kopi-docka/kopia/kopi-docka",
       "--no-check-for-updates",
       "--no-persist-credentials",
+      "--block-hash=BLAKE3-256-128",
     ]);
     expectNoPassword(argv);
   });
