@@ -13,6 +13,8 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs, promisify } from "node:util";
+// The content hash kopi-docka's init gives a new repository (built by `npm run bench` first).
+import { CONTENT_HASH } from "../dist/adapters/kopia/argv.js";
 
 const execFileAsync = promisify(execFile);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -21,6 +23,8 @@ const RSS_HOOK = path.join(ROOT, "scripts/bench-rss.mjs");
 const MiB = 1024 * 1024;
 /** Raw Kopia restoring without its caches (a connection made with --content-cache-size-mb=0). */
 const RAW_UNCACHED = "kopia, no cache";
+/** Raw Kopia as it comes: a repository with Kopia's own defaults (content hash, no compression). */
+const RAW_DEFAULTS = "kopia, Kopia's defaults";
 
 const { values: opt } = parseArgs({
   options: {
@@ -286,7 +290,12 @@ async function kopiDockaWorkspace(name) {
   return ws;
 }
 
-async function rawKopiaWorkspace(name) {
+/**
+ * Raw Kopia's repository. By default made as kopi-docka makes its own (the same content hash and
+ * compression), so that the ratios measure kopi-docka's own cost; with `kopiaDefaults`, as Kopia
+ * makes one by itself (the reference of what the repository's format saves).
+ */
+async function rawKopiaWorkspace(name, { kopiaDefaults = false } = {}) {
   const dir = path.join(work, name);
   await fs.mkdir(dir, { recursive: true });
   const env = { KOPIA_PASSWORD: `bench-${randomUUID()}`, KOPIA_CHECK_FOR_UPDATES: "false" };
@@ -305,7 +314,9 @@ async function rawKopiaWorkspace(name) {
     ws.repo,
     "--cache-directory",
     path.join(dir, "cache"),
+    ...(kopiaDefaults ? [] : [`--block-hash=${CONTENT_HASH}`]),
   ]);
+  if (kopiaDefaults) return ws;
   // The same global policy kopi-docka sets (its default compression), so both compress alike.
   await ws.kopia(["policy", "set", "--global", "--compression=zstd"]);
   // A second connection without Kopia's caches (`--content-cache-size-mb=0`), as kopi-docka reads
@@ -383,7 +394,7 @@ const median = (values) => {
   const mid = Math.floor(v.length / 2);
   return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
 };
-/** The round's order of the three tools: rotated each round, so no tool always runs first. */
+/** The round's order of the tools: rotated each round, so no tool always runs first. */
 const rotated = (items, round) => items.map((_, i) => items[(i + round) % items.length]);
 
 async function dataBenchmark() {
@@ -426,14 +437,14 @@ async function dataBenchmark() {
   await docker(...compose("web", ["--label", "com.docker.compose.depends_on=db:service_started:false"]));
 
   const samples = [];
-  const rawBackup = async (raw, phase, round) => {
+  const rawBackup = async (raw, phase, round, tool = "kopia") => {
     await settle();
     const before = await repoBytes(raw.repo);
     const r = await raw.kopia(["snapshot", "create", mountpoint, "--json"]);
     const snap = JSON.parse(r.stdout);
     const c = {
       phase,
-      tool: "kopia",
+      tool,
       round,
       wallMs: r.wallMs,
       kopiaSnapshotMs: Date.parse(snap.endTime) - Date.parse(snap.startTime),
@@ -441,7 +452,7 @@ async function dataBenchmark() {
       snapshotId: snap.id,
     };
     samples.push(c);
-    log(`${phase} ${round + 1}/${repeats} raw kopia: ${s(c.wallMs)}, +${mib(c.repoBytesAdded)}`);
+    log(`${phase} ${round + 1}/${repeats} raw ${tool}: ${s(c.wallMs)}, +${mib(c.repoBytesAdded)}`);
   };
   const kdBackup = async (ws, format, phase, round) => {
     await settle();
@@ -477,16 +488,18 @@ async function dataBenchmark() {
     if (workspaces) for (const ws of Object.values(workspaces)) await fs.rm(ws.dir, { recursive: true, force: true });
     workspaces = {
       raw: await rawKopiaWorkspace(`raw-${round}`),
+      rawDefaults: await rawKopiaWorkspace(`raw-defaults-${round}`, { kopiaDefaults: true }),
       direct: await kopiDockaWorkspace(`direct-${round}`),
       tar: await kopiDockaWorkspace(`tar-${round}`),
     };
     const ws = workspaces;
-    for (const tool of rotated(["raw", "direct", "tar"], round)) {
+    for (const tool of rotated(["raw", "direct", "tar", "rawDefaults"], round)) {
       if (tool === "raw") await rawBackup(ws.raw, "first backup", round);
+      else if (tool === "rawDefaults") await rawBackup(ws.rawDefaults, "first backup", round, RAW_DEFAULTS);
       else await kdBackup(ws[tool], tool, "first backup", round);
     }
   }
-  const { raw, direct, tar } = workspaces;
+  const { raw, rawDefaults, direct, tar } = workspaces;
 
   // 2. Each round changes the data anew, then backs it up with each tool.
   const changes = [];
@@ -494,8 +507,9 @@ async function dataBenchmark() {
     const change = await changeDataset(mountpoint, dataset, round);
     changes.push(change);
     log(`change ${round + 1}/${repeats}: ${mib(change.bytesChanged)} of new bytes`);
-    for (const tool of rotated(["raw", "direct", "tar"], round)) {
+    for (const tool of rotated(["raw", "direct", "tar", "rawDefaults"], round)) {
       if (tool === "raw") await rawBackup(raw, "second backup", round);
+      else if (tool === "rawDefaults") await rawBackup(rawDefaults, "second backup", round, RAW_DEFAULTS);
       else await kdBackup(tool === "direct" ? direct : tar, tool, "second backup", round);
     }
     for (const c of samples.filter((c) => c.phase === "second backup" && c.round === round))
@@ -575,10 +589,12 @@ async function dataBenchmark() {
     if (rawCase.kopiaOnlyWallMs) c.wallRatioToKopiaOnly = c.wallMs / rawCase.kopiaOnlyWallMs;
     const uncached = samples.find((r) => r.phase === c.phase && r.round === c.round && r.tool === RAW_UNCACHED);
     if (uncached && c.tool !== RAW_UNCACHED) c.wallRatioToKopiaUncached = c.wallMs / uncached.wallMs;
+    const defaults = samples.find((r) => r.phase === c.phase && r.round === c.round && r.tool === RAW_DEFAULTS);
+    if (defaults && c.tool !== RAW_DEFAULTS) c.wallRatioToKopiaDefaults = c.wallMs / defaults.wallMs;
   }
   const cases = [];
   for (const phase of ["first backup", "second backup", "restore"])
-    for (const tool of ["kopia", RAW_UNCACHED, "kopi-docka direct", "kopi-docka tar"]) {
+    for (const tool of ["kopia", RAW_UNCACHED, RAW_DEFAULTS, "kopi-docka direct", "kopi-docka tar"]) {
       const of = samples.filter((c) => c.phase === phase && c.tool === tool);
       if (of.length === 0) continue;
       const pick = (key) => median(of.map((c) => c[key]));
@@ -593,6 +609,7 @@ async function dataBenchmark() {
         wallRatioToKopia: pick("wallRatioToKopia"),
         wallRatioToKopiaOnly: pick("wallRatioToKopiaOnly"),
         wallRatioToKopiaUncached: pick("wallRatioToKopiaUncached"),
+        wallRatioToKopiaDefaults: pick("wallRatioToKopiaDefaults"),
         kopiaOnlyWallMs: pick("kopiaOnlyWallMs"),
         flushMs: pick("flushMs"),
         wallOverKopiaMs: pick("wallOverKopiaMs"),
@@ -893,6 +910,15 @@ const s = (ms) => (ms === undefined ? "–" : `${(ms / 1000).toFixed(2)} s`);
 const mib = (b) => (b === undefined ? "–" : `${(b / MiB).toFixed(1)} MiB`);
 const x = (r) => (r === undefined ? "–" : `${r.toFixed(2)}×`);
 
+/** kopi-docka direct's wall time against raw Kopia with Kopia's defaults, as prose. */
+function defaultsRatios(data) {
+  const of = (phase) => data.cases.find((c) => c.phase === phase && c.tool === "kopi-docka direct")?.wallRatioToKopiaDefaults;
+  const first = of("first backup");
+  const second = of("second backup");
+  if (first === undefined || second === undefined) return "";
+  return ` (kopi-docka direct's wall time against it: ${x(first)} for the first backup, ${x(second)} for the second)`;
+}
+
 function markdown(result) {
   const m = result.machine;
   const lines = [
@@ -904,9 +930,11 @@ function markdown(result) {
     lines.push(
       `**Data:** ${mib(d.totalBytes)} in one volume of a running two-container compose unit: ${d.smallFiles} small files (${mib(d.smallBytes)}) and ${d.largeFiles} files of ${mib(d.largeFileBytes)}, one a database-like file. Change (${d.changePercent}%): ${d.smallChanged} small files rewritten, ${d.smallAdded} added, ${d.smallDeleted} deleted, ${mib(d.dbRewrittenBytes)} rewritten in place inside the database file: ${mib(d.bytesChanged)} of new bytes.`,
       "",
+      `"kopia" is raw Kopia on a repository made as kopi-docka makes its own (content hash ${CONTENT_HASH}, zstd compression): the ratios measure kopi-docka's own cost. "${RAW_DEFAULTS}" is raw Kopia on a repository as Kopia makes one by itself (BLAKE2B-256-128, no compression), for first and second backups: what the repository's format saves${defaultsRatios(result.data)}.`,
+      "",
       "Kopia's part: for a backup, Kopia's own time for the data snapshots (from their manifests; a snapshot kopi-docka started ahead of the stop counts from when the last container had stopped); for kopi-docka's restore, its restore of the data beside the volume (kopia, the metadata record, the flush to disk); for raw Kopia's restore, `kopia restore` alone.",
       "",
-      `Before each case: \`sync\`${m.pageCacheDroppedBeforeEachCase ? " and the page cache emptied (every tool reads its input from disk)" : " (the page cache could not be emptied here)"}. Each case ran ${result.data.repeats} times, interleaved (the order of the three tools rotated each round; first backups each on fresh repositories, second backups each after a new ${d.changePercent}% change). Medians; ratios are the median of each round's ratio to raw Kopia in that round; peak RSS is the highest of the rounds.`,
+      `Before each case: \`sync\`${m.pageCacheDroppedBeforeEachCase ? " and the page cache emptied (every tool reads its input from disk)" : " (the page cache could not be emptied here)"}. Each case ran ${result.data.repeats} times, interleaved (the order of the tools rotated each round; first backups each on fresh repositories, second backups each after a new ${d.changePercent}% change). Medians; ratios are the median of each round's ratio to raw Kopia in that round; peak RSS is the highest of the rounds.`,
       "",
       "| phase | tool | wall (median) | wall range | ratio to kopia | downtime (engine) | kopia's part | repo growth | growth / changed | peak RSS |",
       "|---|---|---|---|---|---|---|---|---|---|",
