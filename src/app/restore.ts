@@ -27,6 +27,7 @@ import type { RestorePoint, RestorePointItem } from "../domain/restore-points.js
 import { errorDetail, type RunErrorDetail, type RunRecord } from "../domain/run-record.js";
 import { startOrder } from "../domain/start-order.js";
 import { decodeJsonTag, mayHoldHoles } from "../domain/tags.js";
+import { networkJoiners } from "../domain/units.js";
 import { VERSION } from "../version.js";
 import {
   type StartProblem,
@@ -343,9 +344,12 @@ async function restorePlanned(
   const containers = await ctx.docker.listContainers();
   const volumeNames = new Set(planItems.filter((i) => i.kind === "volume").map((i) => i.name));
   const bindSources = new Set(planItems.filter((i) => i.kind === "bind").map((i) => i.target));
-  const affected = startOrder(
-    containers.filter((c) => isRunning(c) && usesTargets(c, volumeNames, bindSources)),
-  );
+  const affectedOf = (all: readonly Container[]) => {
+    const running = all.filter(isRunning);
+    const users = running.filter((c) => usesTargets(c, volumeNames, bindSources));
+    return startOrder([...users, ...networkJoiners(users, running)]);
+  };
+  const affected = affectedOf(containers);
   const plan: RestorePlan = {
     point,
     items: planItems,
@@ -369,9 +373,7 @@ async function restorePlanned(
       );
     // Containers may have been started again by the recovery: decide what to stop now.
     const current = recovered.started.length > 0 ? await ctx.docker.listContainers() : containers;
-    const affected = startOrder(
-      current.filter((c) => isRunning(c) && usesTargets(c, volumeNames, bindSources)),
-    );
+    const affected = affectedOf(current);
 
     // Where each item goes: a host path swapped locally, or a volume reached through the Engine API.
     const targets: DataTarget[] = [];

@@ -21,6 +21,8 @@ export interface Container {
   mounts: readonly ContainerMount[];
   /** Names of the networks it is attached to. */
   networks?: readonly string[];
+  /** The engine's network mode as created (`bridge`, `host`, `container:<id or name>`, ...). */
+  networkMode?: string;
 }
 
 export interface Volume {

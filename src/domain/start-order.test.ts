@@ -6,7 +6,7 @@ import {
   COMPOSE_SERVICE_LABEL,
   type Container,
 } from "./model.js";
-import { composeDependencies, startOrder, stopOrder } from "./start-order.js";
+import { composeDependencies, networkProvider, startOrder, stopOrder } from "./start-order.js";
 
 interface Spec {
   service?: string;
@@ -14,6 +14,7 @@ interface Spec {
   dependsOn?: string;
   project?: string;
   state?: Container["state"];
+  networkMode?: string;
 }
 
 function container(name: string, spec: Spec = {}): Container {
@@ -22,7 +23,15 @@ function container(name: string, spec: Spec = {}): Container {
   if (spec.service !== undefined) labels[COMPOSE_SERVICE_LABEL] = spec.service;
   if (spec.number !== undefined) labels[COMPOSE_CONTAINER_NUMBER_LABEL] = String(spec.number);
   if (spec.dependsOn !== undefined) labels[COMPOSE_DEPENDS_ON_LABEL] = spec.dependsOn;
-  return { id: `id-${name}`, name, image: "alpine:3", state: spec.state ?? "running", labels, mounts: [] };
+  return {
+    id: `id-${name}`,
+    name,
+    image: "alpine:3",
+    state: spec.state ?? "running",
+    labels,
+    mounts: [],
+    ...(spec.networkMode !== undefined ? { networkMode: spec.networkMode } : {}),
+  };
 }
 
 /** A compose service replica named like compose does: <project>-<service>-<n>. */
@@ -167,6 +176,54 @@ describe("startOrder", () => {
     const order = startOrder([web, db]);
     expect(order[0]).toBe(db);
     expect(order[1]).toBe(web);
+  });
+});
+
+describe("networkProvider", () => {
+  const vpn = { ...container("vpn"), id: "0123456789abcdef0123" };
+  const others = [container("db"), vpn];
+
+  it("finds the container named by `container:<ref>`: by id, short id or name", () => {
+    expect(networkProvider({ networkMode: "container:0123456789abcdef0123" }, others)).toBe(vpn);
+    expect(networkProvider({ networkMode: "container:0123456789ab" }, others)).toBe(vpn);
+    expect(networkProvider({ networkMode: "container:vpn" }, others)).toBe(vpn);
+  });
+
+  it("finds nothing for other modes, too short an id, or a container not among the candidates", () => {
+    for (const networkMode of [
+      "bridge",
+      "host",
+      "default",
+      "none",
+      "shop_default",
+      "container:",
+      "container:0123",
+    ])
+      expect(networkProvider({ networkMode }, others)).toBeUndefined();
+    expect(networkProvider({}, others)).toBeUndefined();
+    expect(networkProvider({ networkMode: "container:elsewhere" }, others)).toBeUndefined();
+  });
+});
+
+describe("startOrder by network namespace", () => {
+  it("starts the container whose network another joins first, though it sorts later (compose v1: no depends_on label)", () => {
+    const vpn = container("stack_vpn_1", { project: "stack", service: "vpn" });
+    const client = container("stack_client_1", {
+      project: "stack",
+      service: "client",
+      networkMode: `container:${vpn.id}`,
+    });
+    const web = container("stack_web_1", { project: "stack", service: "web" });
+    expect(names(startOrder([web, client, vpn]))).toEqual(["stack_vpn_1", "stack_client_1", "stack_web_1"]);
+    expect(names(stopOrder([web, client, vpn]))).toEqual(["stack_web_1", "stack_client_1", "stack_vpn_1"]);
+  });
+
+  it("follows a chain by names and does not hang on a container naming itself", () => {
+    const a = container("a", { networkMode: "container:b" });
+    const b = container("b", { networkMode: "container:c" });
+    const c = container("c");
+    const self = container("self", { networkMode: "container:self" });
+    expect(names(startOrder([a, b, self, c]))).toEqual(["c", "b", "a", "self"]);
   });
 });
 

@@ -16,6 +16,26 @@ export function composeDependencies(container: Pick<Container, "labels">): strin
     .filter((name) => name.length > 0);
 }
 
+/**
+ * The container whose network namespace `container` joins (`network_mode: service:x` in compose,
+ * `--network container:x`), among `candidates`: the engine refuses to start it while that one
+ * is stopped, and a restart of that one leaves it without network until it starts again too.
+ * The engine keeps the reference as given: an id, a short id or a name.
+ */
+export function networkProvider<T extends Container>(
+  container: Pick<Container, "networkMode">,
+  candidates: readonly T[],
+): T | undefined {
+  const mode = container.networkMode ?? "";
+  if (!mode.startsWith("container:")) return undefined;
+  const ref = mode.slice("container:".length).replace(/^\//, "");
+  if (ref === "") return undefined;
+  return (
+    candidates.find((c) => c.id === ref || c.name === ref) ??
+    (ref.length >= 12 ? candidates.find((c) => c.id.startsWith(ref)) : undefined)
+  );
+}
+
 function stableKey(container: Container): [string, number, string] {
   const service = container.labels[COMPOSE_SERVICE_LABEL] ?? container.name;
   const number = Number.parseInt(container.labels[COMPOSE_CONTAINER_NUMBER_LABEL] ?? "", 10);
@@ -31,7 +51,9 @@ function compareStable(a: Container, b: Container): number {
 }
 
 /**
- * Orders containers so that every container comes after the services it depends on.
+ * Orders containers so that every container comes after the services it depends on and after
+ * the container whose network it joins (see networkProvider; compose v1 records no
+ * `depends_on` label, so for its projects that is the only order known besides the names).
  * Ties (and containers without dependency information) keep a stable order by service,
  * replica number and name. Dependency cycles do not fail: the rest follows in stable order.
  */
@@ -46,10 +68,15 @@ export function startOrder<T extends Container>(containers: readonly T[]): T[] {
     const s = serviceOf(c);
     if (s !== undefined) countByService.set(s, (countByService.get(s) ?? 0) + 1);
   }
-  const ready = (c: Container) =>
-    composeDependencies(c).every(
-      (dep) => !services.has(dep) || (startedServices.get(dep) ?? 0) >= (countByService.get(dep) ?? 0),
+  const ready = (c: T) => {
+    const provider = networkProvider(c, sorted);
+    return (
+      (provider === undefined || provider === c || !remaining.has(provider)) &&
+      composeDependencies(c).every(
+        (dep) => !services.has(dep) || (startedServices.get(dep) ?? 0) >= (countByService.get(dep) ?? 0),
+      )
     );
+  };
   const order: T[] = [];
   while (remaining.size > 0) {
     const next = [...remaining].find(ready) ?? [...remaining][0];

@@ -16,6 +16,7 @@ interface Spec {
   dependsOn?: string;
   state?: Container["state"];
   mounts?: ContainerMount[];
+  networkMode?: string;
 }
 
 function container(name: string, spec: Spec = {}): Container {
@@ -30,6 +31,7 @@ function container(name: string, spec: Spec = {}): Container {
     state: spec.state ?? "running",
     labels,
     mounts: spec.mounts ?? [],
+    ...(spec.networkMode !== undefined ? { networkMode: spec.networkMode } : {}),
   };
 }
 
@@ -303,6 +305,18 @@ describe("planStops", () => {
     const plan = planStops(shop, [otherApp, otherDb, shopWeb, shopWorker]);
     expect(names(plan.start)).toEqual(["shop-web-1", "shop-worker-1", "other-db-1", "other-app-1"]);
     expect(names(plan.stop)).toEqual(["other-app-1", "other-db-1", "shop-worker-1", "shop-web-1"]);
+  });
+
+  it("stops other running containers that join the network of a stopped one first, starts them last", () => {
+    // A torrent client in the network of the shop's web container (`--network container:...`),
+    // and one more in the client's: both would run on without network once web restarts.
+    const client = container("client", { networkMode: `container:${shopWeb.id}` });
+    const nested = container("nested", { networkMode: "container:client" });
+    const idle = container("idle-client", { state: "exited", networkMode: `container:${shopWeb.id}` });
+    const elsewhere = container("elsewhere", { networkMode: "container:nginx" });
+    const plan = planStops(shop, [nested, shopWeb, elsewhere, client, idle, shopWorker, nginx]);
+    expect(names(plan.stop)).toEqual(["nested", "client", "shop-worker-1", "shop-web-1"]);
+    expect(names(plan.start)).toEqual(["shop-web-1", "shop-worker-1", "client", "nested"]);
   });
 
   it("does not count the unit's own containers as other users", () => {

@@ -11,7 +11,7 @@ import {
   type UnitVolume,
   type Volume,
 } from "./model.js";
-import { startOrder, stopOrder } from "./start-order.js";
+import { networkProvider, startOrder, stopOrder } from "./start-order.js";
 
 export interface GroupingOptions {
   /** The format configured for volumes (`backup.backup_format`). */
@@ -124,20 +124,41 @@ export interface StopPlan {
 }
 
 /**
+ * The containers of `candidates` that join the network namespace of one of `stopped`, or of one
+ * of those, and so on (see networkProvider): a restart of that one leaves them running without
+ * network, so they are stopped before it and started after it.
+ */
+export function networkJoiners<T extends Container>(stopped: readonly T[], candidates: readonly T[]): T[] {
+  const seen = new Set(stopped);
+  const joiners: T[] = [];
+  for (let added = true; added; ) {
+    added = false;
+    for (const c of candidates) {
+      if (seen.has(c) || networkProvider(c, [...seen]) === undefined) continue;
+      seen.add(c);
+      joiners.push(c);
+      added = true;
+    }
+  }
+  return joiners;
+}
+
+/**
  * Which running containers must be stopped to snapshot a unit consistently: its own running
- * containers and any other running container that mounts one of its volumes or bind sources.
+ * containers, any other running container that mounts one of its volumes or bind sources, and
+ * any other running container that joins the network of one of those (see networkProvider: it
+ * would keep running without network once that one has stopped and started again).
  */
 export function planStops(unit: BackupUnit, allContainers: readonly Container[]): StopPlan {
   const own = unit.containers.filter(isRunning);
   const ownIds = new Set(unit.containers.map((c) => c.id));
   const volumeNames = new Set(unit.volumes.map((v) => v.volume.name));
   const bindSources = new Set(unit.binds.map((b) => b.source));
-  const others = allContainers.filter(
-    (c) =>
-      isRunning(c) &&
-      !ownIds.has(c.id) &&
-      c.mounts.some((m) => (m.kind === "volume" ? volumeNames.has(m.name) : bindSources.has(m.source))),
+  const candidates = allContainers.filter((c) => isRunning(c) && !ownIds.has(c.id));
+  const users = candidates.filter((c) =>
+    c.mounts.some((m) => (m.kind === "volume" ? volumeNames.has(m.name) : bindSources.has(m.source))),
   );
+  const others = [...users, ...networkJoiners([...own, ...users], candidates)];
   const otherOrder = startOrder(others);
   const ownStart = startOrder(own);
   return {

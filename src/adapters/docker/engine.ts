@@ -16,6 +16,7 @@ const containerSummarySchema = z.object({
   State: z.string().nullish(),
   Labels: labelsSchema,
   NetworkSettings: z.object({ Networks: z.record(z.unknown()).nullish() }).nullish(),
+  HostConfig: z.object({ NetworkMode: z.string().nullish() }).nullish(),
   Mounts: z
     .array(
       z.object({
@@ -76,6 +77,7 @@ function toContainer(raw: z.infer<typeof containerSummarySchema>): Container {
     labels: raw.Labels,
     mounts,
     networks: Object.keys(raw.NetworkSettings?.Networks ?? {}).sort(),
+    ...(raw.HostConfig?.NetworkMode ? { networkMode: raw.HostConfig.NetworkMode } : {}),
   };
 }
 
