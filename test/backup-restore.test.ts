@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createWorkspace, du, type Workspace } from "./helpers/cli.js";
 import {
   composeIn,
+  composeService,
   containerStartedAt,
   containerState,
   createVolume,
@@ -93,12 +94,7 @@ beforeAll(async () => {
   await fs.writeFile(path.join(bindDir, "config.ini"), "[main]\nkey=value\n");
   await fs.mkdir(path.join(bindDir, "sub"));
   await fs.writeFile(path.join(bindDir, "sub", "note.txt"), "bind note\n");
-  const service = (extra: string) => `    image: ${TEST_IMAGE}
-    init: true
-    command: ["sh", "-c", "sleep 100000"]
-    labels:
-      ${TEST_LABEL}: ${label}
-${extra}`;
+  const service = (extra: string) => composeService(label, extra);
   await fs.writeFile(
     path.join(composeDir, "docker-compose.yml"),
     `version: "2.4"

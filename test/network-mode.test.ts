@@ -8,7 +8,14 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createWorkspace, type Workspace } from "./helpers/cli.js";
-import { composeIn, docker, removeLabelled, TEST_IMAGE, TEST_LABEL } from "./helpers/docker.js";
+import {
+  composeIn,
+  composeService,
+  docker,
+  removeLabelled,
+  TEST_IMAGE,
+  TEST_LABEL,
+} from "./helpers/docker.js";
 
 const id = randomUUID().slice(0, 8);
 const label = `netns-${id}`;
@@ -29,12 +36,7 @@ async function netns(name: string): Promise<string> {
 beforeAll(async () => {
   ws = await createWorkspace();
   dir = await fs.mkdtemp(path.join(os.tmpdir(), "kopi-docka-netns-"));
-  const service = (extra: string) => `    image: ${TEST_IMAGE}
-    init: true
-    command: ["sh", "-c", "sleep 100000"]
-    labels:
-      ${TEST_LABEL}: ${label}
-${extra}`;
+  const service = (extra: string) => composeService(label, extra);
   await fs.writeFile(
     path.join(dir, "docker-compose.yml"),
     `version: "2.4"

@@ -105,3 +105,16 @@ export async function composeIn(project: string, dir: string, ...args: string[])
   );
   return stdout;
 }
+
+/**
+ * One service of a test compose file (2.4 format, indented under `services:`): the test image
+ * sleeping under init, with the test label, then `extra` (lines indented by four spaces).
+ */
+export function composeService(label: string, extra = ""): string {
+  return `    image: ${TEST_IMAGE}
+    init: true
+    command: ["sh", "-c", "sleep 100000"]
+    labels:
+      ${TEST_LABEL}: ${label}
+${extra}`;
+}
