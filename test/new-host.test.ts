@@ -51,6 +51,12 @@ services:
     depends_on: [db]
     volumes: ["webdata:/srv", "./bind:/etc/site"]
     networks: [backend]
+  agent:
+    image: ${TEST_IMAGE}
+    init: true
+    command: ["sh", "-c", "sleep 100000"]
+    labels: { ${TEST_LABEL}: ${label} }
+    network_mode: service:web
 networks:
   backend:
     labels: { ${TEST_LABEL}: ${label} }
@@ -166,7 +172,7 @@ describe("restore on a host that never had the unit", () => {
   });
 
   it("without docker compose, the compose unit's containers are recreated from their inspect documents", async () => {
-    await docker("rm", "-f", `${project}_web_1`, `${project}_db_1`);
+    await docker("rm", "-f", `${project}_agent_1`, `${project}_web_1`, `${project}_db_1`);
     // A docker-compose that does not work, first on PATH (and the docker CLI here has no compose plugin).
     const fakeBin = path.join(oldHost.dir, "no-compose-bin");
     await fs.mkdir(fakeBin, { recursive: true });
@@ -192,8 +198,16 @@ describe("restore on a host that never had the unit", () => {
     expect(result.code, result.stderr + result.stdout).toBe(0);
     expect(JSON.parse(result.stdout).start).toMatchObject({
       how: "engine",
-      started: [`${project}_db_1`, `${project}_web_1`],
+      started: [`${project}_db_1`, `${project}_web_1`, `${project}_agent_1`],
     });
+    // agent joins web's network (compose's network_mode: service:web): the new web's, not the
+    // old host's id of it (the engine records the id of the name it was given).
+    expect(await docker("inspect", "--format", "{{.HostConfig.NetworkMode}}", `${project}_agent_1`)).toBe(
+      `container:${await docker("inspect", "--format", "{{.Id}}", `${project}_web_1`)}`,
+    );
+    const netns = async (name: string) =>
+      fs.readlink(`/proc/${await docker("inspect", "--format", "{{.State.Pid}}", name)}/ns/net`);
+    expect(await netns(`${project}_agent_1`)).toBe(await netns(`${project}_web_1`));
     expect(await docker("exec", `${project}_web_1`, "cat", "/srv/index.html")).toBe("<h1>site</h1>");
     expect(await docker("exec", `${project}_web_1`, "cat", "/etc/site/site.conf")).toBe(
       "server_name example;",

@@ -6,7 +6,7 @@ import path from "node:path";
 import { runProcess } from "../adapters/process/runner.js";
 import { ExternalError, UsageError } from "../domain/errors.js";
 import { REDACTED, relocateBind } from "../domain/recipe.js";
-import { startOrder } from "../domain/start-order.js";
+import { networkProvider, startOrder } from "../domain/start-order.js";
 import type { Context } from "./context.js";
 import type { StackPlan } from "./stack-restore.js";
 
@@ -17,6 +17,7 @@ export interface StartReport {
 }
 
 interface InspectDoc {
+  Id?: string;
   Name?: string;
   Config?: Record<string, unknown> & { Env?: string[] | null; Image?: string };
   HostConfig?: Record<string, unknown>;
@@ -130,18 +131,24 @@ export async function startUnit(
       );
     return { how: "compose", started: [unit], kept: [] };
   }
-  // In start order: compose dependencies from the labels, else a stable order.
-  const docs = startOrder(
-    how.docs.map((doc) => ({
-      id: doc.Name ?? "",
-      name: (doc.Name ?? "").replace(/^\//, ""),
-      image: String(doc.Config?.Image ?? ""),
-      state: "exited" as const,
-      labels: (doc.Config?.Labels as Record<string, string> | undefined) ?? {},
-      mounts: [],
-      doc,
-    })),
-  ).map((c) => c.doc);
+  // In start order: compose dependencies from the labels, a container after the one whose
+  // network it joins, else a stable order.
+  const saved = how.docs.map((doc) => ({
+    id: doc.Id ?? doc.Name ?? "",
+    name: (doc.Name ?? "").replace(/^\//, ""),
+    image: String(doc.Config?.Image ?? ""),
+    state: "exited" as const,
+    labels: (doc.Config?.Labels as Record<string, string> | undefined) ?? {},
+    mounts: [],
+    ...(typeof doc.HostConfig?.NetworkMode === "string" ? { networkMode: doc.HostConfig.NetworkMode } : {}),
+    doc,
+  }));
+  const docs = startOrder(saved).map((c) => c.doc);
+  // The old host's id of the container whose network one joins means nothing here: its name does.
+  const networkModeOf = (doc: InspectDoc) => {
+    const provider = networkProvider({ networkMode: String(doc.HostConfig?.NetworkMode ?? "") }, saved);
+    return provider ? { NetworkMode: `container:${provider.name}` } : {};
+  };
   const report: StartReport = { how: docs.length > 0 ? "engine" : "none", started: [], kept: [] };
   const existing = new Set((await ctx.docker.listContainers()).map((c) => c.name));
   for (const doc of docs) {
@@ -161,7 +168,7 @@ export async function startUnit(
     const id = await ctx.docker.createContainerFrom({
       name,
       config: { ...(doc.Config ?? {}), Env: env, Hostname: undefined, Domainname: undefined },
-      hostConfig: relocateHostConfig(doc.HostConfig ?? {}, plan),
+      hostConfig: { ...relocateHostConfig(doc.HostConfig ?? {}, plan), ...networkModeOf(doc) },
       network: first
         ? { name: first[0], ipam: first[1].IPAMConfig, aliases: first[1].Aliases ?? undefined }
         : undefined,
