@@ -143,16 +143,12 @@ export async function startUnit(
     ...(typeof doc.HostConfig?.NetworkMode === "string" ? { networkMode: doc.HostConfig.NetworkMode } : {}),
     doc,
   }));
-  const docs = startOrder(saved).map((c) => c.doc);
-  // The old host's id of the container whose network one joins means nothing here: its name does.
-  const networkModeOf = (doc: InspectDoc) => {
-    const provider = networkProvider({ networkMode: String(doc.HostConfig?.NetworkMode ?? "") }, saved);
-    return provider ? { NetworkMode: `container:${provider.name}` } : {};
-  };
-  const report: StartReport = { how: docs.length > 0 ? "engine" : "none", started: [], kept: [] };
+  const report: StartReport = { how: saved.length > 0 ? "engine" : "none", started: [], kept: [] };
   const existing = new Set((await ctx.docker.listContainers()).map((c) => c.name));
-  for (const doc of docs) {
-    const name = (doc.Name ?? "").replace(/^\//, "");
+  for (const container of startOrder(saved)) {
+    const { doc, name } = container;
+    // The old host's id of the container whose network it joins means nothing here: its name does.
+    const provider = networkProvider(container, saved);
     if (!name || existing.has(name)) {
       report.kept.push(name);
       continue;
@@ -168,7 +164,10 @@ export async function startUnit(
     const id = await ctx.docker.createContainerFrom({
       name,
       config: { ...(doc.Config ?? {}), Env: env, Hostname: undefined, Domainname: undefined },
-      hostConfig: { ...relocateHostConfig(doc.HostConfig ?? {}, plan), ...networkModeOf(doc) },
+      hostConfig: {
+        ...relocateHostConfig(doc.HostConfig ?? {}, plan),
+        ...(provider ? { NetworkMode: `container:${provider.name}` } : {}),
+      },
       network: first
         ? { name: first[0], ipam: first[1].IPAMConfig, aliases: first[1].Aliases ?? undefined }
         : undefined,

@@ -68,8 +68,9 @@ export function startOrder<T extends Container>(containers: readonly T[]): T[] {
     const s = serviceOf(c);
     if (s !== undefined) countByService.set(s, (countByService.get(s) ?? 0) + 1);
   }
+  const providers = new Map(sorted.map((c) => [c, networkProvider(c, sorted)]));
   const ready = (c: T) => {
-    const provider = networkProvider(c, sorted);
+    const provider = providers.get(c);
     return (
       (provider === undefined || provider === c || !remaining.has(provider)) &&
       composeDependencies(c).every(

@@ -129,18 +129,16 @@ export interface StopPlan {
  * network, so they are stopped before it and started after it.
  */
 export function networkJoiners<T extends Container>(stopped: readonly T[], candidates: readonly T[]): T[] {
-  const seen = new Set(stopped);
-  const joiners: T[] = [];
+  const seen = [...stopped];
   for (let added = true; added; ) {
     added = false;
     for (const c of candidates) {
-      if (seen.has(c) || networkProvider(c, [...seen]) === undefined) continue;
-      seen.add(c);
-      joiners.push(c);
+      if (seen.includes(c) || networkProvider(c, seen) === undefined) continue;
+      seen.push(c);
       added = true;
     }
   }
-  return joiners;
+  return seen.slice(stopped.length);
 }
 
 /**
