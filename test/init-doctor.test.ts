@@ -24,29 +24,43 @@ afterAll(async () => {
   await fs.rm(dir, { recursive: true, force: true });
 });
 
+/**
+ * Runs an init whose new config has the default state directory, where init records the new
+ * repository as maintained; returns that record, and puts back what this host had there.
+ */
+async function keepingHostMaintenance(
+  init: () => ReturnType<typeof runCli>,
+): Promise<{ result: Awaited<ReturnType<typeof runCli>>; recorded: unknown }> {
+  const maintenance = "/var/lib/kopi-docka/maintenance.json";
+  const hostRecord = await fs.readFile(maintenance).catch(() => undefined);
+  try {
+    const result = await init();
+    return { result, recorded: JSON.parse(await fs.readFile(maintenance, "utf8").catch(() => "null")) };
+  } finally {
+    if (hostRecord) await fs.writeFile(maintenance, hostRecord, { mode: 0o600 });
+    else {
+      await fs.rm(maintenance, { force: true });
+      await fs.rmdir(path.dirname(maintenance)).catch(() => undefined);
+    }
+  }
+}
+
+/** The key derivation a filesystem repository's format blob names. */
+async function keyAlgorithm(repo: string): Promise<string> {
+  return JSON.parse(await fs.readFile(path.join(repo, "kopia.repository.f"), "utf8")).keyAlgo;
+}
+
 describe("init", () => {
   it("creates a 0600 config with a random password in a 0600 file, and the repository", async () => {
     const configPath = path.join(dir, "etc", "config.json");
     // The new config has the default state directory: init records the new repository as
     // maintained there. What this host had there is put back afterwards. (HOME: Kopia's config
     // file for the profile lands in the test's directory, not in this host's.)
-    const maintenance = "/var/lib/kopi-docka/maintenance.json";
-    const hostRecord = await fs.readFile(maintenance).catch(() => undefined);
-    let result: Awaited<ReturnType<typeof runCli>>;
-    let recorded: unknown;
-    try {
-      result = await runCli(
-        ["--config", configPath, "init", "--kopia-params", `filesystem --path ${dir}/repo`, "--json"],
-        { env: { HOME: dir } },
-      );
-      recorded = JSON.parse(await fs.readFile(maintenance, "utf8").catch(() => "null"));
-    } finally {
-      if (hostRecord) await fs.writeFile(maintenance, hostRecord, { mode: 0o600 });
-      else {
-        await fs.rm(maintenance, { force: true });
-        await fs.rmdir(path.dirname(maintenance)).catch(() => undefined);
-      }
-    }
+    const { result, recorded } = await keepingHostMaintenance(() =>
+      runCli(["--config", configPath, "init", "--kopia-params", `filesystem --path ${dir}/repo`, "--json"], {
+        env: { HOME: dir },
+      }),
+    );
     expect(result.code, result.stderr).toBe(0);
     expect(recorded).toMatchObject({ quick: expect.any(String), full: expect.any(String) });
     expect(await fs.readdir(path.join(dir, ".config", "kopia"))).toContain("repository-kopi-docka.config");
@@ -72,7 +86,34 @@ describe("init", () => {
     expect(JSON.parse(status).contentFormat.hash).toBe("BLAKE3-256-128");
     const config = JSON.parse(await fs.readFile(configPath, "utf8"));
     expect(config.kopia.kopia_params).toBe(`filesystem --path ${dir}/repo`);
-    expect(await fs.readdir(path.join(dir, "repo"))).toContain("kopia.repository.f");
+    // The password init generated: the key is derived with PBKDF2, said in the config and in
+    // the repository's format blob (plain JSON), where every Kopia reads it.
+    expect(config.kopia.key_derivation).toBe("pbkdf2-sha256-600000");
+    expect(await keyAlgorithm(path.join(dir, "repo"))).toBe("pbkdf2-sha256-600000");
+  });
+
+  it("keeps a password file that is already there, and Kopia's default key derivation for it", async () => {
+    const own = path.join(dir, "own");
+    await fs.mkdir(own, { mode: 0o700 });
+    await fs.writeFile(path.join(own, "kopia-password"), "a password I chose\n", { mode: 0o600 });
+    const { result } = await keepingHostMaintenance(() =>
+      runCli(
+        [
+          "--config",
+          path.join(own, "config.json"),
+          "init",
+          "--kopia-params",
+          `filesystem --path ${own}/repo`,
+        ],
+        { env: { HOME: own } },
+      ),
+    );
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toContain(`keeping the existing password file ${path.join(own, "kopia-password")}`);
+    expect(result.stdout + result.stderr).not.toContain("a password I chose");
+    const config = JSON.parse(await fs.readFile(path.join(own, "config.json"), "utf8"));
+    expect(config.kopia.key_derivation).toBeUndefined();
+    expect(await keyAlgorithm(path.join(own, "repo"))).toBe("scrypt-65536-8-1");
   });
 
   it("is harmless to run again: the config is kept and the repository connected", async () => {

@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { writePrivateFile } from "../adapters/fs/private-file.js";
+import { GENERATED_PASSWORD_KEY_DERIVATION } from "../adapters/kopia/argv.js";
 import type { KopiaClient } from "../adapters/kopia/kopia-client.js";
 import { type ConfigPlace, loadSettings, readPassword, type Settings } from "../config/load.js";
 import { errorMessage } from "../domain/errors.js";
@@ -27,13 +28,20 @@ export interface InitReport {
 
 export const DEFAULT_KOPIA_PARAMS = "filesystem --path /backup/kopia-repository";
 
-export function newConfigDocument(passwordFile: string, kopiaParams: string): unknown {
+export function newConfigDocument(
+  passwordFile: string,
+  kopiaParams: string,
+  options: { generatedPassword: boolean } = { generatedPassword: false },
+): unknown {
   return {
     kopia: {
       kopia_params: kopiaParams,
       password_file: passwordFile,
       profile: "kopi-docka",
       compression: "zstd",
+      // A password init generated is 256 random bits: the repository's key need not be derived
+      // slowly (see GENERATED_PASSWORD_KEY_DERIVATION). One the user chose keeps Kopia's default.
+      ...(options.generatedPassword ? { key_derivation: GENERATED_PASSWORD_KEY_DERIVATION } : {}),
     },
     backup: {
       backup_scope: "standard",
@@ -54,16 +62,20 @@ export async function runInit(
   let place = request.place;
   if (!place.exists) {
     const passwordFile = path.join(path.dirname(place.path), "kopia-password");
-    const document = newConfigDocument(passwordFile, request.kopiaParams ?? DEFAULT_KOPIA_PARAMS);
+    let generatedPassword = false;
     try {
       await fs.lstat(passwordFile);
       deps.log.info(`keeping the existing password file ${passwordFile}`);
     } catch {
       await writePrivateFile(passwordFile, `${randomBytes(32).toString("base64url")}\n`);
+      generatedPassword = true;
       deps.log.info(
         `wrote a new random repository password to ${passwordFile} (mode 0600): keep a copy somewhere safe`,
       );
     }
+    const document = newConfigDocument(passwordFile, request.kopiaParams ?? DEFAULT_KOPIA_PARAMS, {
+      generatedPassword,
+    });
     await writePrivateFile(place.path, `${JSON.stringify(document, null, 2)}\n`);
     deps.log.info(`wrote the configuration ${place.path} (mode 0600)`);
     configCreated = true;
@@ -80,6 +92,7 @@ export async function runInit(
     storage: settings.storage.argv,
     cacheDirectory: settings.cacheDirectory,
     ...(settings.config.kopia.hostname ? { hostname: settings.config.kopia.hostname } : {}),
+    ...(settings.config.kopia.key_derivation ? { keyDerivation: settings.config.kopia.key_derivation } : {}),
   });
   deps.log.info(
     `repository ${repository}: ${settings.storage.kind}${settings.storage.localPath ? ` at ${settings.storage.localPath}` : ""}`,

@@ -91,6 +91,15 @@ describe("validateConfig", () => {
     expect(found.find((p) => p.startsWith("backup.backup_format:"))).toMatch(/'direct' \| 'tar'/);
   });
 
+  it("takes a key derivation Kopia knows, and names the choices for another", () => {
+    expect(ok({ kopia: { key_derivation: "pbkdf2-sha256-600000" } }).config.kopia.key_derivation).toBe(
+      "pbkdf2-sha256-600000",
+    );
+    expect(ok({}).config.kopia.key_derivation).toBeUndefined();
+    const [problem] = problems({ kopia: { key_derivation: "argon2" } });
+    expect(problem).toMatch(/^kopia\.key_derivation: .*'scrypt-65536-8-1' \| 'pbkdf2-sha256-600000'/);
+  });
+
   it("reports a section of the wrong type", () => {
     expect(problems({ backup: "fast", notifications: [] })).toEqual([
       "backup: Expected object, received string",

@@ -3,6 +3,9 @@
 // "(kopi-docka TS)" are our own additions.
 import { z } from "zod";
 
+/** Kopia's password-based key derivations for a new repository (`--format-block-key-derivation-algorithm`). */
+export const KEY_DERIVATIONS = ["scrypt-65536-8-1", "pbkdf2-sha256-600000"] as const;
+
 const seconds = z.number().int().min(0);
 const keepCount = z.number().int().min(0);
 
@@ -27,6 +30,12 @@ export const kopiaSectionSchema = z
       .optional()
       .describe("(kopi-docka TS) Kopia client hostname (default: this machine's)"),
     binary: z.string().default("kopia").describe("(kopi-docka TS) the kopia executable"),
+    key_derivation: z
+      .enum(KEY_DERIVATIONS)
+      .optional()
+      .describe(
+        "(kopi-docka TS) how a repository init creates derives its key from the password (default: Kopia's, scrypt-65536-8-1)",
+      ),
   })
   .default({});
 

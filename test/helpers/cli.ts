@@ -80,6 +80,8 @@ export async function createWorkspace(
       password_file: path.join(dir, "password"),
       config_file: path.join(dir, "kopia", "repository.config"),
       cache_directory: path.join(dir, "kopia-cache"),
+      // As init writes it for a password it generated (the default flow): kopia opens faster.
+      key_derivation: "pbkdf2-sha256-600000",
       ...(options.hostname ? { hostname: options.hostname } : {}),
     },
     backup: {

@@ -66,6 +66,15 @@ describe("kopia argv builders", () => {
     expectNoPassword(argv);
   });
 
+  it("repositoryCreateArgs with a key derivation; connecting ignores it (the repository has its own)", () => {
+    const withKey = { ...connect, keyDerivation: "pbkdf2-sha256-600000" };
+    expect(repositoryCreateArgs(location, withKey).slice(-2)).toEqual([
+      "--block-hash=BLAKE3-256-128",
+      "--format-block-key-derivation-algorithm=pbkdf2-sha256-600000",
+    ]);
+    expect(repositoryConnectArgs(location, withKey)).toEqual(repositoryConnectArgs(location, connect));
+  });
+
   it("repositoryConnectArgs with hostname and username overrides", () => {
     expect(
       repositoryConnectArgs(location, { ...connect, hostname: "docker-host", username: "backup" }),
