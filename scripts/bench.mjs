@@ -14,7 +14,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs, promisify } from "node:util";
 // The content hash kopi-docka's init gives a new repository (built by `npm run bench` first).
-import { CONTENT_HASH } from "../dist/adapters/kopia/argv.js";
+import { CONTENT_HASH, GENERATED_PASSWORD_KEY_DERIVATION } from "../dist/adapters/kopia/argv.js";
 
 const execFileAsync = promisify(execFile);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -264,6 +264,8 @@ async function kopiDockaWorkspace(name) {
         password_file: path.join(dir, "password"),
         config_file: kopiaConfig,
         cache_directory: path.join(dir, "cache"),
+        // What init writes with the password it generates (README's first command).
+        key_derivation: GENERATED_PASSWORD_KEY_DERIVATION,
         ...(opt["kopia-binary"] ? { binary: opt["kopia-binary"] } : {}),
       },
       backup: {
@@ -291,8 +293,8 @@ async function kopiDockaWorkspace(name) {
 }
 
 /**
- * Raw Kopia's repository. By default made as kopi-docka makes its own (the same content hash and
- * compression), so that the ratios measure kopi-docka's own cost; with `kopiaDefaults`, as Kopia
+ * Raw Kopia's repository. By default made as kopi-docka makes its own (the same content hash, key
+ * derivation and compression), so that the ratios measure kopi-docka's own cost; with `kopiaDefaults`, as Kopia
  * makes one by itself (the reference of what the repository's format saves).
  */
 async function rawKopiaWorkspace(name, { kopiaDefaults = false } = {}) {
@@ -314,7 +316,9 @@ async function rawKopiaWorkspace(name, { kopiaDefaults = false } = {}) {
     ws.repo,
     "--cache-directory",
     path.join(dir, "cache"),
-    ...(kopiaDefaults ? [] : [`--block-hash=${CONTENT_HASH}`]),
+    ...(kopiaDefaults
+      ? []
+      : [`--block-hash=${CONTENT_HASH}`, `--format-block-key-derivation-algorithm=${GENERATED_PASSWORD_KEY_DERIVATION}`]),
   ]);
   if (kopiaDefaults) return ws;
   // The same global policy kopi-docka sets (its default compression), so both compress alike.
@@ -930,7 +934,7 @@ function markdown(result) {
     lines.push(
       `**Data:** ${mib(d.totalBytes)} in one volume of a running two-container compose unit: ${d.smallFiles} small files (${mib(d.smallBytes)}) and ${d.largeFiles} files of ${mib(d.largeFileBytes)}, one a database-like file. Change (${d.changePercent}%): ${d.smallChanged} small files rewritten, ${d.smallAdded} added, ${d.smallDeleted} deleted, ${mib(d.dbRewrittenBytes)} rewritten in place inside the database file: ${mib(d.bytesChanged)} of new bytes.`,
       "",
-      `"kopia" is raw Kopia on a repository made as kopi-docka makes its own (content hash ${CONTENT_HASH}, zstd compression): the ratios measure kopi-docka's own cost. "${RAW_DEFAULTS}" is raw Kopia on a repository as Kopia makes one by itself (BLAKE2B-256-128, no compression), for first and second backups: what the repository's format saves${defaultsRatios(result.data)}.`,
+      `"kopia" is raw Kopia on a repository made as kopi-docka makes its own with the password init generates (content hash ${CONTENT_HASH}, key derivation ${GENERATED_PASSWORD_KEY_DERIVATION}, zstd compression): the ratios measure kopi-docka's own cost. "${RAW_DEFAULTS}" is raw Kopia on a repository as Kopia makes one by itself (BLAKE2B-256-128, scrypt-65536-8-1, no compression), for first and second backups: what the repository's format saves${defaultsRatios(result.data)}.`,
       "",
       "Kopia's part: for a backup, Kopia's own time for the data snapshots (from their manifests; a snapshot kopi-docka started ahead of the stop counts from when the last container had stopped); for kopi-docka's restore, its restore of the data beside the volume (kopia, the metadata record, the flush to disk); for raw Kopia's restore, `kopia restore` alone.",
       "",
