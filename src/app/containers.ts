@@ -2,7 +2,11 @@
 import type { DockerEngine } from "../adapters/docker/engine.js";
 import { EnvironmentError, errorMessage } from "../domain/errors.js";
 import type { Container } from "../domain/model.js";
+import { waves } from "../domain/start-order.js";
 import type { Logger } from "./context.js";
+
+/** What stopping and starting use of the engine. */
+export type ContainerControl = Pick<DockerEngine, "stop" | "start" | "waitRunning" | "containerStatus">;
 
 export interface StartProblem {
   container: string;
@@ -20,78 +24,111 @@ export interface StopResult {
   error?: string;
 }
 
-/** Stops containers one by one in the given order; stops at the first failure. */
+/**
+ * Stops containers in the given order (a stop order: dependents first), side by side where
+ * nothing orders them (see waves: one wave after another, as compose stops a project); stops
+ * going on at the first failure, once the wave it came in has ended. `stopped` keeps the order
+ * given.
+ */
 export async function stopContainers(
-  docker: DockerEngine,
+  docker: ContainerControl,
   containers: readonly Container[],
   timeoutSeconds: number,
   log: Logger,
 ): Promise<StopResult> {
   const stopped: Container[] = [];
   const killed: string[] = [];
-  for (const container of containers) {
-    try {
-      log.info(`stopping ${container.name}`);
-      const started = Date.now();
-      await docker.stop(container.id, timeoutSeconds);
-      stopped.push(container);
-      if (Date.now() - started >= timeoutSeconds * 1000) {
-        const status = await docker.containerStatus(container.id).catch(() => undefined);
-        if (status?.exitCode === 137) {
-          killed.push(container.name);
-          log.warn(
-            `${container.name} did not stop within ${timeoutSeconds} s (backup.stop_timeout): the engine killed it`,
-          );
-        }
-      }
-    } catch (error) {
-      // The engine may have stopped it anyway: make sure it is started again with the others.
-      const status = await docker.containerStatus(container.id).catch(() => undefined);
-      if (status && !status.running) stopped.push(container);
-      return { stopped, killed, error: `could not stop ${container.name}: ${errorMessage(error)}` };
+  for (const wave of waves(containers)) {
+    const outcomes = await Promise.all(wave.map((c) => stopOne(docker, c, timeoutSeconds, log)));
+    for (const [index, outcome] of outcomes.entries()) {
+      const container = wave[index];
+      if (!container) continue;
+      if (outcome.stopped) stopped.push(container);
+      if (outcome.killed) killed.push(container.name);
     }
+    const failed = outcomes.find((o) => o.error !== undefined);
+    if (failed?.error) return { stopped, killed, error: failed.error };
   }
   return { stopped, killed };
 }
 
+async function stopOne(
+  docker: ContainerControl,
+  container: Container,
+  timeoutSeconds: number,
+  log: Logger,
+): Promise<{ stopped: boolean; killed?: boolean; error?: string }> {
+  try {
+    log.info(`stopping ${container.name}`);
+    const started = Date.now();
+    await docker.stop(container.id, timeoutSeconds);
+    if (Date.now() - started >= timeoutSeconds * 1000) {
+      const status = await docker.containerStatus(container.id).catch(() => undefined);
+      if (status?.exitCode === 137) {
+        log.warn(
+          `${container.name} did not stop within ${timeoutSeconds} s (backup.stop_timeout): the engine killed it`,
+        );
+        return { stopped: true, killed: true };
+      }
+    }
+    return { stopped: true };
+  } catch (error) {
+    // The engine may have stopped it anyway: make sure it is started again with the others.
+    const status = await docker.containerStatus(container.id).catch(() => undefined);
+    return {
+      stopped: status !== undefined && !status.running,
+      error: `could not stop ${container.name}: ${errorMessage(error)}`,
+    };
+  }
+}
+
 /**
- * Starts containers in the given order, waiting for each to run (and be healthy) before the next.
- * A container that fails does not keep the others from starting; its problem is returned.
+ * Starts containers in the given order (a start order), side by side where nothing orders them
+ * (see waves), each waited for until it runs (and is healthy) before the next wave. A container
+ * that fails does not keep the others from starting; its problem is returned.
  */
 export async function startContainers(
-  docker: DockerEngine,
+  docker: ContainerControl,
   containers: readonly Container[],
   timeoutSeconds: number,
   log: Logger,
 ): Promise<StartProblem[]> {
   const problems: StartProblem[] = [];
-  for (const container of containers) {
-    const deadline = Date.now() + timeoutSeconds * 1000;
-    for (;;) {
-      try {
-        log.info(`starting ${container.name}`);
-        await docker.start(container.id);
-        const reason = await docker.waitRunning(container.id, Math.max(1000, deadline - Date.now()));
-        if (reason) problems.push({ container: container.name, reason });
-        break;
-      } catch (error) {
-        // An engine that has just restarted refuses for a moment (no answer, or HTTP 500 while its
-        // stores load): try again until the timeout, then report what it said last.
-        if (Date.now() + 1000 < deadline) {
-          log.warn(`could not start ${container.name} (${errorMessage(error)}); trying again`);
-          await new Promise((r) => setTimeout(r, 1000));
-          continue;
-        }
-        problems.push({
-          container: container.name,
-          reason: errorMessage(error),
-          ...(error instanceof EnvironmentError ? { engineUnreachable: true } : {}),
-        });
-        break;
-      }
-    }
+  for (const wave of waves(containers)) {
+    const outcomes = await Promise.all(wave.map((c) => startOne(docker, c, timeoutSeconds, log)));
+    for (const problem of outcomes) if (problem) problems.push(problem);
   }
   return problems;
+}
+
+async function startOne(
+  docker: ContainerControl,
+  container: Container,
+  timeoutSeconds: number,
+  log: Logger,
+): Promise<StartProblem | undefined> {
+  const deadline = Date.now() + timeoutSeconds * 1000;
+  for (;;) {
+    try {
+      log.info(`starting ${container.name}`);
+      await docker.start(container.id);
+      const reason = await docker.waitRunning(container.id, Math.max(1000, deadline - Date.now()));
+      return reason ? { container: container.name, reason } : undefined;
+    } catch (error) {
+      // An engine that has just restarted refuses for a moment (no answer, or HTTP 500 while its
+      // stores load): try again until the timeout, then report what it said last.
+      if (Date.now() + 1000 < deadline) {
+        log.warn(`could not start ${container.name} (${errorMessage(error)}); trying again`);
+        await new Promise((r) => setTimeout(r, 1000));
+        continue;
+      }
+      return {
+        container: container.name,
+        reason: errorMessage(error),
+        ...(error instanceof EnvironmentError ? { engineUnreachable: true } : {}),
+      };
+    }
+  }
 }
 
 /**
@@ -105,7 +142,7 @@ export const SETTLE_MS = 500;
  * one short wait, then every started container must still run; those that do not are returned.
  */
 export async function verifyStillRunning(
-  docker: DockerEngine,
+  docker: ContainerControl,
   containers: readonly Container[],
   settleMs = SETTLE_MS,
 ): Promise<StartProblem[]> {

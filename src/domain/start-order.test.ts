@@ -6,7 +6,7 @@ import {
   COMPOSE_SERVICE_LABEL,
   type Container,
 } from "./model.js";
-import { composeDependencies, networkProvider, startOrder, stopOrder } from "./start-order.js";
+import { composeDependencies, networkProvider, startOrder, stopOrder, waves } from "./start-order.js";
 
 interface Spec {
   service?: string;
@@ -241,5 +241,61 @@ describe("stopOrder", () => {
 
   it("returns [] for no containers", () => {
     expect(stopOrder([])).toEqual([]);
+  });
+});
+
+describe("waves", () => {
+  const waveNames = (ws: Container[][]) => ws.map((w) => w.map((c) => c.name));
+
+  it("starts a compose v2 project's independent services side by side, dependents after", () => {
+    // depends_on label present on every v2 container, empty without dependencies.
+    const order = startOrder([
+      svc("web", 1, "db:service_started:false,cache:service_started:false"),
+      svc("db", 1, ""),
+      svc("cache", 1, ""),
+      svc("worker", 1, "cache:service_healthy:false"),
+      svc("web", 2, "db:service_started:false,cache:service_started:false"),
+    ]);
+    expect(waveNames(waves(order))).toEqual([
+      ["app-cache-1", "app-db-1"],
+      ["app-web-1", "app-web-2", "app-worker-1"],
+    ]);
+  });
+
+  it("stops in the reverse waves: dependents first, side by side", () => {
+    const order = stopOrder([
+      svc("db", 1, ""),
+      svc("web", 1, "db:service_started:false"),
+      svc("admin", 1, "db:service_started:false"),
+    ]);
+    expect(waveNames(waves(order))).toEqual([["app-web-1", "app-admin-1"], ["app-db-1"]]);
+  });
+
+  it("keeps a chain one by one", () => {
+    const order = startOrder([
+      svc("c", 1, "b:service_started:false"),
+      svc("b", 1, "a:service_started:false"),
+      svc("a", 1, ""),
+    ]);
+    expect(waveNames(waves(order))).toEqual([["app-a-1"], ["app-b-1"], ["app-c-1"]]);
+  });
+
+  it("keeps compose v1 containers of one project one by one (their dependencies are unknown)", () => {
+    const v1 = (service: string) => container(`old-${service}-1`, { project: "old", service });
+    const order = startOrder([v1("web"), v1("db"), container("solo")]);
+    expect(waveNames(waves(order))).toEqual([["old-db-1", "solo"], ["old-web-1"]]);
+  });
+
+  it("puts a container after the one whose network namespace it joins, and standalone ones side by side", () => {
+    const vpn = container("vpn");
+    const client = container("client", { networkMode: "container:id-vpn" });
+    const other = container("other");
+    expect(waveNames(waves(startOrder([client, other, vpn])))).toEqual([["other", "vpn"], ["client"]]);
+  });
+
+  it("does not relate same-named services of different projects", () => {
+    const a = container("a-web", { project: "a", service: "web", dependsOn: "db:service_started:false" });
+    const b = container("b-db", { project: "b", service: "db", dependsOn: "" });
+    expect(waveNames(waves([b, a]))).toEqual([["b-db", "a-web"]]);
   });
 });

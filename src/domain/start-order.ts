@@ -2,6 +2,7 @@
 import {
   COMPOSE_CONTAINER_NUMBER_LABEL,
   COMPOSE_DEPENDS_ON_LABEL,
+  COMPOSE_PROJECT_LABEL,
   COMPOSE_SERVICE_LABEL,
   type Container,
 } from "./model.js";
@@ -93,4 +94,50 @@ export function startOrder<T extends Container>(containers: readonly T[]): T[] {
 /** Stop order is the reverse of the start order: dependents stop before what they depend on. */
 export function stopOrder<T extends Container>(containers: readonly T[]): T[] {
   return startOrder(containers).reverse();
+}
+
+/**
+ * Whether what a container waits for is known: compose v2 writes the depends_on label on every
+ * container of a project (empty when it depends on nothing, and with the services of
+ * `network_mode: service:x` and `volumes_from` in it); compose v1 writes none, so what its
+ * compose file said is unknown. A container outside compose waits for nothing but the network
+ * it may join.
+ */
+function dependenciesKnown(container: Pick<Container, "labels">): boolean {
+  return (
+    container.labels[COMPOSE_PROJECT_LABEL] === undefined || COMPOSE_DEPENDS_ON_LABEL in container.labels
+  );
+}
+
+/**
+ * Splits an ordered list (a start order, or a stop order) into consecutive waves whose members
+ * can be started, or stopped, side by side, as compose does: a container joins the current wave
+ * unless it depends on one of its members or one of them depends on it (its compose service, in
+ * the same project; the network namespace it joins). Containers of one compose v1 project never
+ * share a wave: their dependencies are unknown, so they keep the order given. Running the waves
+ * one after another keeps every order the list had between related containers.
+ */
+export function waves<T extends Container>(order: readonly T[]): T[][] {
+  const projectOf = (c: Container) => c.labels[COMPOSE_PROJECT_LABEL];
+  const related = (a: T, b: T) => {
+    const sameProject = projectOf(a) !== undefined && projectOf(a) === projectOf(b);
+    if (sameProject && (!dependenciesKnown(a) || !dependenciesKnown(b))) return true;
+    const waitsFor = (x: T, y: T) =>
+      networkProvider(x, [y]) === y ||
+      (sameProject &&
+        y.labels[COMPOSE_SERVICE_LABEL] !== undefined &&
+        composeDependencies(x).includes(y.labels[COMPOSE_SERVICE_LABEL]));
+    return waitsFor(a, b) || waitsFor(b, a);
+  };
+  const result: T[][] = [];
+  let current: T[] = [];
+  for (const container of order) {
+    if (current.some((member) => related(member, container))) {
+      result.push(current);
+      current = [];
+    }
+    current.push(container);
+  }
+  if (current.length > 0) result.push(current);
+  return result;
 }

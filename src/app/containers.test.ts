@@ -1,0 +1,135 @@
+// Stopping and starting in waves, against a fake engine whose calls end only when the test says:
+// what is in flight at once is what matters here (the real engine's side: test/waves.test.ts).
+import { describe, expect, it } from "vitest";
+import type { ContainerStatus } from "../adapters/docker/engine.js";
+import {
+  COMPOSE_DEPENDS_ON_LABEL,
+  COMPOSE_PROJECT_LABEL,
+  COMPOSE_SERVICE_LABEL,
+  type Container,
+} from "../domain/model.js";
+import { type ContainerControl, startContainers, stopContainers } from "./containers.js";
+
+/** A compose v2 service container of project "app" (its depends_on label is always there). */
+function service(name: string, dependsOn = ""): Container {
+  return {
+    id: `id-${name}`,
+    name,
+    image: "alpine:3",
+    state: "running",
+    labels: {
+      [COMPOSE_PROJECT_LABEL]: "app",
+      [COMPOSE_SERVICE_LABEL]: name,
+      [COMPOSE_DEPENDS_ON_LABEL]: dependsOn,
+    },
+    mounts: [],
+  };
+}
+
+/** An engine whose stops and starts stay pending until `finish` (or `fail`) is called for them. */
+function pendingEngine() {
+  const pending = new Map<string, { resolve: () => void; reject: (e: Error) => void }>();
+  const calls: string[] = [];
+  const call = (kind: string, id: string) =>
+    new Promise<void>((resolve, reject) => {
+      calls.push(`${kind} ${id}`);
+      pending.set(`${kind} ${id}`, { resolve, reject });
+    });
+  const stopped = new Set<string>();
+  const status = (id: string): ContainerStatus => ({
+    status: stopped.has(id) ? "exited" : "running",
+    running: !stopped.has(id),
+    startedAt: undefined,
+    health: undefined,
+    exitCode: stopped.has(id) ? 0 : undefined,
+    error: undefined,
+  });
+  const engine: ContainerControl = {
+    stop: (id) => call("stop", id).then(() => void stopped.add(id)),
+    start: (id) => call("start", id).then(() => void stopped.delete(id)),
+    waitRunning: async () => undefined,
+    containerStatus: async (id) => status(id),
+  };
+  /** Lets the event loop run until nothing more happens. */
+  const settle = () => new Promise((r) => setTimeout(r, 10));
+  return {
+    engine,
+    calls,
+    settle,
+    finish: (key: string) => pending.get(key)?.resolve(),
+    fail: (key: string, message: string) => pending.get(key)?.reject(new Error(message)),
+  };
+}
+
+const log = { info: () => {}, warn: () => {} };
+
+describe("stopContainers", () => {
+  it("stops dependents side by side, and what they depend on once they have stopped", async () => {
+    const db = service("db");
+    const web = service("web", "db:service_started:false");
+    const admin = service("admin", "db:service_started:false");
+    const fake = pendingEngine();
+    const done = stopContainers(fake.engine, [web, admin, db], 10, log);
+    await fake.settle();
+    expect(fake.calls).toEqual(["stop id-web", "stop id-admin"]);
+    fake.finish("stop id-admin");
+    await fake.settle();
+    expect(fake.calls).toEqual(["stop id-web", "stop id-admin"]);
+    fake.finish("stop id-web");
+    await fake.settle();
+    expect(fake.calls).toEqual(["stop id-web", "stop id-admin", "stop id-db"]);
+    fake.finish("stop id-db");
+    const result = await done;
+    // In the order given, whatever order the engine finished them in.
+    expect(result.stopped.map((c) => c.name)).toEqual(["web", "admin", "db"]);
+    expect(result.error).toBeUndefined();
+  });
+
+  it("lets the wave of a failed stop end, then stops nothing more", async () => {
+    const db = service("db");
+    const web = service("web", "db:service_started:false");
+    const admin = service("admin", "db:service_started:false");
+    const fake = pendingEngine();
+    const done = stopContainers(fake.engine, [web, admin, db], 10, log);
+    await fake.settle();
+    fake.fail("stop id-web", "engine said no");
+    fake.finish("stop id-admin");
+    const result = await done;
+    expect(fake.calls).toEqual(["stop id-web", "stop id-admin"]);
+    expect(result.stopped.map((c) => c.name)).toEqual(["admin"]);
+    expect(result.error).toBe("could not stop web: engine said no");
+  });
+});
+
+describe("startContainers", () => {
+  it("starts independent containers side by side, their dependents once they run", async () => {
+    const db = service("db");
+    const cache = service("cache");
+    const web = service("web", "db:service_started:false,cache:service_started:false");
+    const fake = pendingEngine();
+    const done = startContainers(fake.engine, [cache, db, web], 10, log);
+    await fake.settle();
+    expect(fake.calls).toEqual(["start id-cache", "start id-db"]);
+    fake.finish("start id-db");
+    await fake.settle();
+    expect(fake.calls).toEqual(["start id-cache", "start id-db"]);
+    fake.finish("start id-cache");
+    await fake.settle();
+    expect(fake.calls).toEqual(["start id-cache", "start id-db", "start id-web"]);
+    fake.finish("start id-web");
+    expect(await done).toEqual([]);
+  });
+
+  it("starts the next wave after a container of this one failed, and reports it", async () => {
+    const db = service("db");
+    const web = service("web", "db:service_started:false");
+    const fake = pendingEngine();
+    const done = startContainers(fake.engine, [db, web], 1, log);
+    await fake.settle();
+    fake.fail("start id-db", "no such image");
+    await fake.settle();
+    expect(fake.calls).toEqual(["start id-db", "start id-web"]);
+    fake.finish("start id-web");
+    expect(await done).toEqual([{ container: "db", reason: "no such image" }]);
+  });
+});

@@ -1,0 +1,100 @@
+// A unit's containers that nothing orders stop side by side, as compose stops a project; what
+// depends on another stops first and starts after it. The containers ignore SIGTERM and the stop
+// timeout is 1 s: each stop lasts until the engine kills it, so the engine's events show which
+// stops overlapped.
+import { randomUUID } from "node:crypto";
+import { promises as fs } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createWorkspace, type Workspace } from "./helpers/cli.js";
+import { createVolume, docker, removeLabelled, runContainer } from "./helpers/docker.js";
+
+const id = randomUUID().slice(0, 8);
+const label = `waves-${id}`;
+const unit = `kdw${id}`;
+const name = (service: string) => `${unit}-${service}-1`;
+let ws: Workspace;
+
+/** A compose v2 service container (compose v2 writes the depends_on label, empty or not). */
+async function service(svc: string, dependsOn: string, volume?: string) {
+  await runContainer({
+    name: name(svc),
+    label,
+    labels: {
+      "com.docker.compose.project": unit,
+      "com.docker.compose.service": svc,
+      "com.docker.compose.depends_on": dependsOn,
+    },
+    ...(volume ? { volumes: [`${volume}:/data`] } : {}),
+    command: "trap '' TERM; while true; do sleep 1; done",
+  });
+}
+
+beforeAll(async () => {
+  ws = await createWorkspace();
+  const config = JSON.parse(await fs.readFile(ws.configPath, "utf8"));
+  config.backup.stop_timeout = 1;
+  await fs.writeFile(ws.configPath, JSON.stringify(config), { mode: 0o600 });
+  await createVolume(`${unit}_data`, label);
+  // db; cache; web depends on both: web stops first, then db and cache side by side.
+  await service("db", "", `${unit}_data`);
+  await service("cache", "");
+  await service("web", "db:service_started:false,cache:service_started:false");
+}, 120_000);
+
+afterAll(async () => {
+  await removeLabelled(label);
+  await ws?.cleanup();
+});
+
+/** The engine's kill, die and start events of the unit's containers since `since`, in order. */
+async function events(since: string, until: string): Promise<{ action: string; name: string }[]> {
+  const out = await docker(
+    "events",
+    "--since",
+    since,
+    "--until",
+    until,
+    "--filter",
+    `label=com.docker.compose.project=${unit}`,
+    "--filter",
+    "type=container",
+    "--format",
+    "{{.Action}} {{.Actor.Attributes.name}}",
+  );
+  return out
+    .split("\n")
+    .map((line) => line.trim().split(" "))
+    .filter(([action]) => action === "kill" || action === "die" || action === "start")
+    .map(([action = "", container = ""]) => ({ action, name: container }));
+}
+
+describe("a unit's independent containers", () => {
+  it("are stopped side by side, after what depends on them, and started before it", async () => {
+    const since = String(Math.floor(Date.now() / 1000) - 1);
+    const result = await ws.run(["backup", "--unit", unit, "--json"]);
+    expect(result.code, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout) as { units: { status: string; stopped: string[] }[] };
+    expect(report.units[0]?.status).toBe("ok");
+    // Reported in the stop order, whichever the engine finished first.
+    expect(report.units[0]?.stopped).toEqual([name("web"), name("db"), name("cache")]);
+    const seen = await events(since, String(Math.ceil(Date.now() / 1000) + 1));
+    const at = (action: string, svc: string) =>
+      seen.findIndex((e) => e.action === action && e.name === name(svc));
+    for (const svc of ["web", "db", "cache"]) expect(at("die", svc), svc).toBeGreaterThanOrEqual(0);
+    // web went down before either of the others was asked to stop...
+    expect(at("die", "web")).toBeLessThan(at("kill", "db"));
+    expect(at("die", "web")).toBeLessThan(at("kill", "cache"));
+    // ...and db and cache were stopping at the same time: each was asked before the other died.
+    expect(at("kill", "db")).toBeLessThan(at("die", "cache"));
+    expect(at("kill", "cache")).toBeLessThan(at("die", "db"));
+    // Started again: web after both.
+    const lastStart = (svc: string) =>
+      seen
+        .map((e, i) => (e.action === "start" && e.name === name(svc) ? i : -1))
+        .reduce((a, b) => Math.max(a, b));
+    expect(lastStart("web")).toBeGreaterThan(lastStart("db"));
+    expect(lastStart("web")).toBeGreaterThan(lastStart("cache"));
+    for (const svc of ["web", "db", "cache"])
+      expect(await docker("inspect", "--format", "{{.State.Status}}", name(svc))).toBe("running");
+  });
+});
