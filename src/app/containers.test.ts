@@ -63,6 +63,26 @@ function pendingEngine() {
 
 const log = { info: () => {}, warn: () => {} };
 
+/**
+ * Two calls in flight at once, nothing else; the second one ending (first) lets nothing more go,
+ * both ending lets `next` go (which then ends too).
+ */
+async function nextWaveAfterBoth(
+  fake: ReturnType<typeof pendingEngine>,
+  both: [string, string],
+  next: string,
+): Promise<void> {
+  await fake.settle();
+  expect(fake.calls).toEqual(both);
+  fake.finish(both[1]);
+  await fake.settle();
+  expect(fake.calls).toEqual(both);
+  fake.finish(both[0]);
+  await fake.settle();
+  expect(fake.calls).toEqual([...both, next]);
+  fake.finish(next);
+}
+
 describe("stopContainers", () => {
   it("stops dependents side by side, and what they depend on once they have stopped", async () => {
     const db = service("db");
@@ -70,15 +90,7 @@ describe("stopContainers", () => {
     const admin = service("admin", "db:service_started:false");
     const fake = pendingEngine();
     const done = stopContainers(fake.engine, [web, admin, db], 10, log);
-    await fake.settle();
-    expect(fake.calls).toEqual(["stop id-web", "stop id-admin"]);
-    fake.finish("stop id-admin");
-    await fake.settle();
-    expect(fake.calls).toEqual(["stop id-web", "stop id-admin"]);
-    fake.finish("stop id-web");
-    await fake.settle();
-    expect(fake.calls).toEqual(["stop id-web", "stop id-admin", "stop id-db"]);
-    fake.finish("stop id-db");
+    await nextWaveAfterBoth(fake, ["stop id-web", "stop id-admin"], "stop id-db");
     const result = await done;
     // In the order given, whatever order the engine finished them in.
     expect(result.stopped.map((c) => c.name)).toEqual(["web", "admin", "db"]);
@@ -108,15 +120,7 @@ describe("startContainers", () => {
     const web = service("web", "db:service_started:false,cache:service_started:false");
     const fake = pendingEngine();
     const done = startContainers(fake.engine, [cache, db, web], 10, log);
-    await fake.settle();
-    expect(fake.calls).toEqual(["start id-cache", "start id-db"]);
-    fake.finish("start id-db");
-    await fake.settle();
-    expect(fake.calls).toEqual(["start id-cache", "start id-db"]);
-    fake.finish("start id-cache");
-    await fake.settle();
-    expect(fake.calls).toEqual(["start id-cache", "start id-db", "start id-web"]);
-    fake.finish("start id-web");
+    await nextWaveAfterBoth(fake, ["start id-cache", "start id-db"], "start id-web");
     expect(await done).toEqual([]);
   });
 
