@@ -69,6 +69,15 @@ async function events(since: string, until: string): Promise<{ action: string; n
 }
 
 describe("a unit's independent containers", () => {
+  it("are listed in waves: what starts side by side, wave after wave", async () => {
+    const list = await ws.json<{ units: { name: string; startOrder: string[]; startWaves: string[][] }[] }>([
+      "list",
+    ]);
+    const listed = list.units.find((u) => u.name === unit);
+    expect(listed?.startOrder).toEqual([name("cache"), name("db"), name("web")]);
+    expect(listed?.startWaves).toEqual([[name("cache"), name("db")], [name("web")]]);
+  });
+
   it("are stopped side by side, after what depends on them, and started before it", async () => {
     const since = String(Math.floor(Date.now() / 1000) - 1);
     const result = await ws.run(["backup", "--unit", unit, "--json"]);

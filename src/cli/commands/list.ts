@@ -4,6 +4,7 @@ import { DockerEngine } from "../../adapters/docker/engine.js";
 import { discover } from "../../app/discover.js";
 import { loadSettings, locateConfig } from "../../config/load.js";
 import { isRunning } from "../../domain/model.js";
+import { waves } from "../../domain/start-order.js";
 import { printJson, printLines } from "../output.js";
 import type { CommandHelpers } from "./types.js";
 
@@ -34,6 +35,8 @@ export function registerList(program: Command, helpers: CommandHelpers): void {
                 state: c.state,
               })),
               startOrder: u.containers.map((c) => c.name),
+              // Started side by side within a wave, wave after wave (a stop goes through the reverse order alike).
+              startWaves: waves(u.containers).map((wave) => wave.map((c) => c.name)),
               volumes: u.volumes.map((v) => ({
                 name: v.volume.name,
                 driver: v.volume.driver,
