@@ -39,15 +39,18 @@ export async function stopContainers(
   const stopped: Container[] = [];
   const killed: string[] = [];
   for (const wave of waves(containers)) {
-    const outcomes = await Promise.all(wave.map((c) => stopOne(docker, c, timeoutSeconds, log)));
-    for (const [index, outcome] of outcomes.entries()) {
-      const container = wave[index];
-      if (!container) continue;
-      if (outcome.stopped) stopped.push(container);
-      if (outcome.killed) killed.push(container.name);
+    const outcomes = await Promise.all(
+      wave.map(async (container) => ({
+        container,
+        ...(await stopOne(docker, container, timeoutSeconds, log)),
+      })),
+    );
+    for (const outcome of outcomes) {
+      if (outcome.stopped) stopped.push(outcome.container);
+      if (outcome.killed) killed.push(outcome.container.name);
     }
-    const failed = outcomes.find((o) => o.error !== undefined);
-    if (failed?.error) return { stopped, killed, error: failed.error };
+    const error = outcomes.find((o) => o.error !== undefined)?.error;
+    if (error) return { stopped, killed, error };
   }
   return { stopped, killed };
 }

@@ -118,26 +118,32 @@ function dependenciesKnown(container: Pick<Container, "labels">): boolean {
  * one after another keeps every order the list had between related containers.
  */
 export function waves<T extends Container>(order: readonly T[]): T[][] {
-  const projectOf = (c: Container) => c.labels[COMPOSE_PROJECT_LABEL];
-  const related = (a: T, b: T) => {
-    const sameProject = projectOf(a) !== undefined && projectOf(a) === projectOf(b);
-    if (sameProject && (!dependenciesKnown(a) || !dependenciesKnown(b))) return true;
-    const waitsFor = (x: T, y: T) =>
-      networkProvider(x, [y]) === y ||
-      (sameProject &&
-        y.labels[COMPOSE_SERVICE_LABEL] !== undefined &&
-        composeDependencies(x).includes(y.labels[COMPOSE_SERVICE_LABEL]));
+  // What each container is, read from its labels once.
+  const entries = order.map((container) => ({
+    container,
+    project: container.labels[COMPOSE_PROJECT_LABEL],
+    service: container.labels[COMPOSE_SERVICE_LABEL],
+    dependencies: composeDependencies(container),
+    known: dependenciesKnown(container),
+  }));
+  type Entry = (typeof entries)[number];
+  const related = (a: Entry, b: Entry) => {
+    const sameProject = a.project !== undefined && a.project === b.project;
+    if (sameProject && (!a.known || !b.known)) return true;
+    const waitsFor = (x: Entry, y: Entry) =>
+      networkProvider(x.container, [y.container]) === y.container ||
+      (sameProject && y.service !== undefined && x.dependencies.includes(y.service));
     return waitsFor(a, b) || waitsFor(b, a);
   };
   const result: T[][] = [];
-  let current: T[] = [];
-  for (const container of order) {
-    if (current.some((member) => related(member, container))) {
-      result.push(current);
+  let current: Entry[] = [];
+  for (const entry of entries) {
+    if (current.some((member) => related(member, entry))) {
+      result.push(current.map((m) => m.container));
       current = [];
     }
-    current.push(container);
+    current.push(entry);
   }
-  if (current.length > 0) result.push(current);
+  if (current.length > 0) result.push(current.map((m) => m.container));
   return result;
 }
