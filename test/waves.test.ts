@@ -4,15 +4,17 @@
 // stops overlapped.
 import { randomUUID } from "node:crypto";
 import { promises as fs } from "node:fs";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createWorkspace, type Workspace } from "./helpers/cli.js";
-import { createVolume, docker, removeLabelled, runContainer } from "./helpers/docker.js";
+import { containerStartedAt, createVolume, docker, removeLabelled, runContainer } from "./helpers/docker.js";
 
 const id = randomUUID().slice(0, 8);
 const label = `waves-${id}`;
 const unit = `kdw${id}`;
 const name = (service: string) => `${unit}-${service}-1`;
 let ws: Workspace;
+let data: string;
 
 /** A compose v2 service container (compose v2 writes the depends_on label, empty or not). */
 async function service(svc: string, dependsOn: string, volume?: string) {
@@ -34,7 +36,8 @@ beforeAll(async () => {
   const config = JSON.parse(await fs.readFile(ws.configPath, "utf8"));
   config.backup.stop_timeout = 1;
   await fs.writeFile(ws.configPath, JSON.stringify(config), { mode: 0o600 });
-  await createVolume(`${unit}_data`, label);
+  data = await createVolume(`${unit}_data`, label);
+  await fs.writeFile(path.join(data, "state.txt"), "as backed up\n");
   // db; cache; web depends on both: web stops first, then db and cache side by side.
   await service("db", "", `${unit}_data`);
   await service("cache", "");
@@ -103,6 +106,34 @@ describe("a unit's independent containers", () => {
         .reduce((a, b) => Math.max(a, b));
     expect(lastStart("web")).toBeGreaterThan(lastStart("db"));
     expect(lastStart("web")).toBeGreaterThan(lastStart("cache"));
+    for (const svc of ["web", "db", "cache"])
+      expect(await docker("inspect", "--format", "{{.State.Status}}", name(svc))).toBe("running");
+  });
+});
+
+describe("a restore of db's volume", () => {
+  it("stops what depends on db (web) with it and starts it after db; cache, which does not, runs on", async () => {
+    await fs.writeFile(path.join(data, "state.txt"), "changed after the backup\n");
+    const cacheStarted = await containerStartedAt(name("cache"));
+    const webStarted = await containerStartedAt(name("web"));
+    const since = String(Math.floor(Date.now() / 1000) - 1);
+    const result = await ws.run(["restore", "--unit", unit, "--yes", "--json"]);
+    expect(result.code, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout) as { status: string; stopped: string[] };
+    expect(report.status).toBe("ok");
+    expect(await fs.readFile(path.join(data, "state.txt"), "utf8")).toBe("as backed up\n");
+    // web would otherwise run on across the swap with what it holds from db's old data.
+    expect(report.stopped).toEqual([name("web"), name("db")]);
+    const seen = await events(since, String(Math.ceil(Date.now() / 1000) + 1));
+    const at = (action: string, svc: string) =>
+      seen.findIndex((e) => e.action === action && e.name === name(svc));
+    expect(at("die", "web")).toBeGreaterThanOrEqual(0);
+    expect(at("die", "web")).toBeLessThan(at("kill", "db"));
+    expect(at("start", "db")).toBeGreaterThanOrEqual(0);
+    expect(at("start", "web")).toBeGreaterThan(at("start", "db"));
+    expect(seen.filter((e) => e.name === name("cache"))).toEqual([]);
+    expect(await containerStartedAt(name("cache"))).toBe(cacheStarted);
+    expect(await containerStartedAt(name("web"))).not.toBe(webStarted);
     for (const svc of ["web", "db", "cache"])
       expect(await docker("inspect", "--format", "{{.State.Status}}", name(svc))).toBe("running");
   });

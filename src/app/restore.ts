@@ -27,7 +27,7 @@ import type { RestorePoint, RestorePointItem } from "../domain/restore-points.js
 import { errorDetail, type RunErrorDetail, type RunRecord } from "../domain/run-record.js";
 import { startOrder } from "../domain/start-order.js";
 import { decodeJsonTag, mayHoldHoles } from "../domain/tags.js";
-import { networkJoiners } from "../domain/units.js";
+import { dependents } from "../domain/units.js";
 import { VERSION } from "../version.js";
 import {
   type StartProblem,
@@ -347,7 +347,7 @@ async function restorePlanned(
   const affectedOf = (all: readonly Container[]) => {
     const running = all.filter(isRunning);
     const users = running.filter((c) => usesTargets(c, volumeNames, bindSources));
-    return startOrder([...users, ...networkJoiners(users, running)]);
+    return startOrder([...users, ...dependents(users, running)]);
   };
   const affected = affectedOf(containers);
   const plan: RestorePlan = {

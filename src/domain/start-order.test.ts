@@ -148,6 +148,22 @@ describe("startOrder", () => {
     expect(names(startOrder(input))).toEqual(["app-cron-1", "app-db-1", "app-backend-1", "app-frontend-1"]);
   });
 
+  it("waits only for the service of its own project: another project's service of the same name is not waited for", () => {
+    const project = (name: string, service: string, dependsOn?: string) =>
+      container(`${name}-${service}-1`, { project: name, service, ...(dependsOn ? { dependsOn } : {}) });
+    const blogDb = project("blog", "db");
+    const blogWeb = project("blog", "web", "db:service_started:false");
+    // The other project's db waits for a service that sorts last.
+    const appDb = project("app", "db", "zeta:service_started:false");
+    const appZeta = project("app", "zeta");
+    expect(names(startOrder([appZeta, blogWeb, appDb, blogDb]))).toEqual([
+      "blog-db-1",
+      "blog-web-1",
+      "app-zeta-1",
+      "app-db-1",
+    ]);
+  });
+
   it("does not hang on a dependency cycle and still returns every container once", () => {
     const a = svc("a", 1, "b:service_started:false");
     const b = svc("b", 1, "a:service_started:false");

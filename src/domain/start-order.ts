@@ -60,7 +60,12 @@ function compareStable(a: Container, b: Container): number {
  */
 export function startOrder<T extends Container>(containers: readonly T[]): T[] {
   const sorted = [...containers].sort(compareStable);
-  const serviceOf = (c: Container) => c.labels[COMPOSE_SERVICE_LABEL];
+  // A service is known by its project and its name: two projects may each have a "db".
+  const serviceKey = (project: string | undefined, service: string) => `${project ?? ""}\0${service}`;
+  const serviceOf = (c: Container) => {
+    const service = c.labels[COMPOSE_SERVICE_LABEL];
+    return service === undefined ? undefined : serviceKey(c.labels[COMPOSE_PROJECT_LABEL], service);
+  };
   const services = new Set(sorted.map(serviceOf).filter((s): s is string => s !== undefined));
   const remaining = new Set(sorted);
   const startedServices = new Map<string, number>();
@@ -74,9 +79,11 @@ export function startOrder<T extends Container>(containers: readonly T[]): T[] {
     const provider = providers.get(c);
     return (
       (provider === undefined || provider === c || !remaining.has(provider)) &&
-      composeDependencies(c).every(
-        (dep) => !services.has(dep) || (startedServices.get(dep) ?? 0) >= (countByService.get(dep) ?? 0),
-      )
+      composeDependencies(c)
+        .map((dep) => serviceKey(c.labels[COMPOSE_PROJECT_LABEL], dep))
+        .every(
+          (dep) => !services.has(dep) || (startedServices.get(dep) ?? 0) >= (countByService.get(dep) ?? 0),
+        )
     );
   };
   const order: T[] = [];

@@ -8,7 +8,7 @@ import {
   type ContainerMount,
   type Volume,
 } from "./model.js";
-import { groupUnits, isBackupCandidate, planStops, unitNameOf } from "./units.js";
+import { dependents, groupUnits, isBackupCandidate, networkJoiners, planStops, unitNameOf } from "./units.js";
 
 interface Spec {
   project?: string;
@@ -336,5 +336,50 @@ describe("planStops", () => {
     const [onlyDb] = groupUnits([shopDb], volumes, { format: "direct" });
     if (!onlyDb) throw new Error("no unit");
     expect(planStops(onlyDb, [shopDb, nginx])).toEqual({ stop: [], start: [] });
+  });
+});
+
+describe("dependents (what a restore stops besides the data's users)", () => {
+  const svc = (project: string, service: string, dependsOn?: string, state?: Container["state"]) =>
+    container(`${project}-${service}-1`, {
+      project,
+      service,
+      dependsOn: dependsOn ?? "",
+      ...(state ? { state } : {}),
+    });
+
+  it("adds the services of the same project that depend on a user, and theirs, and so on", () => {
+    const db = svc("shop", "db");
+    const api = svc("shop", "api", "db:service_healthy:true");
+    const web = svc("shop", "web", "api:service_started:false,cache:service_started:false");
+    const cache = svc("shop", "cache");
+    const cron = svc("shop", "cron");
+    expect(names(dependents([db], [web, cron, cache, api, db]))).toEqual(["shop-api-1", "shop-web-1"]);
+  });
+
+  it("does not follow a dependency on a service of the same name in another project", () => {
+    const db = svc("shop", "db");
+    const blogWeb = svc("blog", "web", "db:service_started:false");
+    const standalone = container("tool", { dependsOn: "db:service_started:false" });
+    expect(dependents([db], [blogWeb, standalone, db])).toEqual([]);
+  });
+
+  it("adds the containers joining a user's network namespace, and the dependents of those", () => {
+    const db = svc("shop", "db");
+    const vpn = container("vpn", { networkMode: `container:${db.id}` });
+    const joiner = container("media-torrent-1", {
+      project: "media",
+      service: "torrent",
+      networkMode: "container:vpn",
+    });
+    const ui = svc("media", "ui", "torrent:service_started:false");
+    expect(names(dependents([db], [ui, joiner, vpn, db]))).toEqual(["vpn", "media-torrent-1", "media-ui-1"]);
+  });
+
+  it("keeps networkJoiners to the network namespace only", () => {
+    const db = svc("shop", "db");
+    const api = svc("shop", "api", "db:service_started:false");
+    const sidecar = container("sidecar", { networkMode: "container:shop-db-1" });
+    expect(names(networkJoiners([db], [api, sidecar, db]))).toEqual(["sidecar"]);
   });
 });

@@ -4,6 +4,7 @@ import {
   type BackupFormat,
   type BackupUnit,
   COMPOSE_PROJECT_LABEL,
+  COMPOSE_SERVICE_LABEL,
   type Container,
   isRunning,
   type SkippedMount,
@@ -11,7 +12,7 @@ import {
   type UnitVolume,
   type Volume,
 } from "./model.js";
-import { networkProvider, startOrder, stopOrder } from "./start-order.js";
+import { composeDependencies, networkProvider, startOrder, stopOrder } from "./start-order.js";
 
 export interface GroupingOptions {
   /** The format configured for volumes (`backup.backup_format`). */
@@ -124,21 +125,63 @@ export interface StopPlan {
 }
 
 /**
+ * The containers of `candidates` related to one of `start`, or to one of those, and so on, where
+ * `related(c, seen)` says whether `c` is related to one of `seen`.
+ */
+function closure<T extends Container>(
+  start: readonly T[],
+  candidates: readonly T[],
+  related: (c: T, seen: readonly T[]) => boolean,
+): T[] {
+  const seen = [...start];
+  for (let added = true; added; ) {
+    added = false;
+    for (const c of candidates) {
+      if (seen.includes(c) || !related(c, seen)) continue;
+      seen.push(c);
+      added = true;
+    }
+  }
+  return seen.slice(start.length);
+}
+
+/**
  * The containers of `candidates` that join the network namespace of one of `stopped`, or of one
  * of those, and so on (see networkProvider): a restart of that one leaves them running without
  * network, so they are stopped before it and started after it.
  */
 export function networkJoiners<T extends Container>(stopped: readonly T[], candidates: readonly T[]): T[] {
-  const seen = [...stopped];
-  for (let added = true; added; ) {
-    added = false;
-    for (const c of candidates) {
-      if (seen.includes(c) || networkProvider(c, seen) === undefined) continue;
-      seen.push(c);
-      added = true;
-    }
-  }
-  return seen.slice(stopped.length);
+  return closure(stopped, candidates, (c, seen) => networkProvider(c, seen) !== undefined);
+}
+
+/** Whether `container` names the compose service of one of `others`, in its own project, in its depends_on. */
+function dependsOnAny(container: Container, others: readonly Container[]): boolean {
+  const project = container.labels[COMPOSE_PROJECT_LABEL];
+  if (project === undefined) return false;
+  const services = composeDependencies(container);
+  return others.some(
+    (o) =>
+      o.labels[COMPOSE_PROJECT_LABEL] === project &&
+      o.labels[COMPOSE_SERVICE_LABEL] !== undefined &&
+      services.includes(o.labels[COMPOSE_SERVICE_LABEL]),
+  );
+}
+
+/**
+ * What must stop while the data of `users` is swapped, besides them: the containers of
+ * `candidates` that join the network namespace of one of them (see networkJoiners), those of
+ * the same compose project whose `depends_on` names the service of one of them, and so on. A
+ * dependent left running would carry on across the swap with what it holds from the data that
+ * was replaced (a web app's caches, sessions, or connections to a database now older), as
+ * compose's `depends_on` with `restart: true` restarts a service with what it depends on.
+ * Compose v1 records no `depends_on`: only the network namespace relates its containers.
+ */
+export function dependents<T extends Container>(users: readonly T[], candidates: readonly T[]): T[] {
+  return closure(
+    users,
+    candidates,
+    (c, seen) => networkProvider(c, seen) !== undefined || dependsOnAny(c, seen),
+  );
 }
 
 /**

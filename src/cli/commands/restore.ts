@@ -76,7 +76,7 @@ export function registerRestore(program: Command, helpers: CommandHelpers): void
     .option("--json", "print the result as JSON to stdout")
     .addHelpText(
       "after",
-      "\nExamples:\n  kopi-docka restore --unit nextcloud --yes\n  kopi-docka restore --unit nextcloud --backup-id 3f0c... --volume nextcloud_db --yes\n  kopi-docka restore --unit nextcloud --volume nextcloud_db --to-dir /tmp/db-copy --yes\n  kopi-docka restore --host old-server --unit nextcloud --start --env-file secrets.env --yes\n\nExit codes: 0 restored (or cancelled), 1 failed (current data kept), 2 usage, 3 config, 4 environment, 5 busy (another run holds the lock), 130/143 interrupted.\n",
+      "\nThe running containers that use the data, and those of their compose project\nthat depend on them (depends_on), are stopped for the swap and started again\nin start order; the confirmation names them.\n\nExamples:\n  kopi-docka restore --unit nextcloud --yes\n  kopi-docka restore --unit nextcloud --backup-id 3f0c... --volume nextcloud_db --yes\n  kopi-docka restore --unit nextcloud --volume nextcloud_db --to-dir /tmp/db-copy --yes\n  kopi-docka restore --host old-server --unit nextcloud --start --env-file secrets.env --yes\n\nExit codes: 0 restored (or cancelled), 1 failed (current data kept), 2 usage, 3 config, 4 environment, 5 busy (another run holds the lock), 130/143 interrupted.\n",
     )
     .action(
       helpers.action(async (options: RestoreOptions) => {
