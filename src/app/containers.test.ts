@@ -1,4 +1,4 @@
-// Stopping and starting in waves, against a fake engine whose calls end only when the test says:
+// Stopping and starting in dependency order, against a fake engine whose calls end only when the test says:
 // what is in flight at once is what matters here (the real engine's side: test/waves.test.ts).
 import { describe, expect, it } from "vitest";
 import type { ContainerStatus } from "../adapters/docker/engine.js";
@@ -97,7 +97,7 @@ describe("stopContainers", () => {
     expect(result.error).toBeUndefined();
   });
 
-  it("lets the wave of a failed stop end, then stops nothing more", async () => {
+  it("once a stop fails, begins no further stop and lets those under way end", async () => {
     const db = service("db");
     const web = service("web", "db:service_started:false");
     const admin = service("admin", "db:service_started:false");
@@ -111,9 +111,43 @@ describe("stopContainers", () => {
     expect(result.stopped.map((c) => c.name)).toEqual(["admin"]);
     expect(result.error).toBe("could not stop web: engine said no");
   });
+
+  it("stops a container as soon as what depends on it has stopped, not after unrelated ones", async () => {
+    const db = service("db");
+    const web = service("web", "db:service_started:false");
+    const cron = service("cron");
+    const fake = pendingEngine();
+    const done = stopContainers(fake.engine, [web, cron, db], 10, log);
+    await fake.settle();
+    expect(fake.calls).toEqual(["stop id-web", "stop id-cron"]);
+    fake.finish("stop id-web");
+    await fake.settle();
+    // cron is still stopping: db goes now all the same.
+    expect(fake.calls).toEqual(["stop id-web", "stop id-cron", "stop id-db"]);
+    fake.finish("stop id-db");
+    fake.finish("stop id-cron");
+    expect((await done).stopped.map((c) => c.name)).toEqual(["web", "cron", "db"]);
+  });
 });
 
 describe("startContainers", () => {
+  it("starts a container as soon as what it depends on runs, not after unrelated ones", async () => {
+    const db = service("db");
+    const slow = service("search");
+    const web = service("web", "db:service_started:false");
+    const fake = pendingEngine();
+    const done = startContainers(fake.engine, [db, slow, web], 10, log);
+    await fake.settle();
+    expect(fake.calls).toEqual(["start id-db", "start id-search"]);
+    fake.finish("start id-db");
+    await fake.settle();
+    // search has not started yet (a slow health check, say): web goes now all the same.
+    expect(fake.calls).toEqual(["start id-db", "start id-search", "start id-web"]);
+    fake.finish("start id-web");
+    fake.finish("start id-search");
+    expect(await done).toEqual([]);
+  });
+
   it("starts independent containers side by side, their dependents once they run", async () => {
     const db = service("db");
     const cache = service("cache");

@@ -2,7 +2,7 @@
 import type { DockerEngine } from "../adapters/docker/engine.js";
 import { EnvironmentError, errorMessage } from "../domain/errors.js";
 import type { Container } from "../domain/model.js";
-import { waves } from "../domain/start-order.js";
+import { waitsFor } from "../domain/start-order.js";
 import type { Logger } from "./context.js";
 
 /** What stopping and starting use of the engine. */
@@ -25,9 +25,29 @@ export interface StopResult {
 }
 
 /**
- * Stops containers in the given order (a stop order: dependents first), side by side where
- * nothing orders them (see waves: one wave after another, as compose stops a project); stops
- * going on at the first failure, once the wave it came in has ended. `stopped` keeps the order
+ * Runs `task` for every container of an ordered list, each as soon as the tasks of the earlier
+ * containers it waits for (see waitsFor) have ended, side by side otherwise; a container whose
+ * turn comes once `halted()` says so is skipped (undefined). The outcomes, in the list's order.
+ */
+async function inDependencyOrder<T extends Container, R>(
+  containers: readonly T[],
+  task: (container: T) => Promise<R>,
+  halted: () => boolean = () => false,
+): Promise<(R | undefined)[]> {
+  const running: Promise<R | undefined>[] = [];
+  for (const [index, earlier] of waitsFor(containers).entries()) {
+    const container = containers[index] as T;
+    running.push(
+      Promise.all(earlier.map((i) => running[i])).then(() => (halted() ? undefined : task(container))),
+    );
+  }
+  return Promise.all(running);
+}
+
+/**
+ * Stops containers in the given order (a stop order: dependents first), each as soon as what
+ * depends on it has stopped, side by side otherwise, as compose stops a project (see waitsFor).
+ * At the first failure no further stop begins; those under way end. `stopped` keeps the order
  * given.
  */
 export async function stopContainers(
@@ -36,23 +56,19 @@ export async function stopContainers(
   timeoutSeconds: number,
   log: Logger,
 ): Promise<StopResult> {
-  const stopped: Container[] = [];
-  const killed: string[] = [];
-  for (const wave of waves(containers)) {
-    const outcomes = await Promise.all(
-      wave.map(async (container) => ({
-        container,
-        ...(await stopOne(docker, container, timeoutSeconds, log)),
-      })),
-    );
-    for (const outcome of outcomes) {
-      if (outcome.stopped) stopped.push(outcome.container);
-      if (outcome.killed) killed.push(outcome.container.name);
-    }
-    const error = outcomes.find((o) => o.error !== undefined)?.error;
-    if (error) return { stopped, killed, error };
-  }
-  return { stopped, killed };
+  let error: string | undefined;
+  const outcomes = await inDependencyOrder(
+    containers,
+    async (container) => {
+      const outcome = await stopOne(docker, container, timeoutSeconds, log);
+      error ??= outcome.error;
+      return outcome;
+    },
+    () => error !== undefined,
+  );
+  const stopped = containers.filter((_, i) => outcomes[i]?.stopped === true);
+  const killed = containers.filter((_, i) => outcomes[i]?.killed === true).map((c) => c.name);
+  return error === undefined ? { stopped, killed } : { stopped, killed, error };
 }
 
 async function stopOne(
@@ -86,9 +102,10 @@ async function stopOne(
 }
 
 /**
- * Starts containers in the given order (a start order), side by side where nothing orders them
- * (see waves), each waited for until it runs (and is healthy) before the next wave. A container
- * that fails does not keep the others from starting; its problem is returned.
+ * Starts containers in the given order (a start order), each as soon as what it depends on has
+ * started (and runs, and is healthy), side by side otherwise, as compose starts a project (see
+ * waitsFor). A container that fails does not keep the others from starting; its problem is
+ * returned.
  */
 export async function startContainers(
   docker: ContainerControl,
@@ -96,12 +113,8 @@ export async function startContainers(
   timeoutSeconds: number,
   log: Logger,
 ): Promise<StartProblem[]> {
-  const problems: StartProblem[] = [];
-  for (const wave of waves(containers)) {
-    const outcomes = await Promise.all(wave.map((c) => startOne(docker, c, timeoutSeconds, log)));
-    for (const problem of outcomes) if (problem) problems.push(problem);
-  }
-  return problems;
+  const outcomes = await inDependencyOrder(containers, (c) => startOne(docker, c, timeoutSeconds, log));
+  return outcomes.filter((problem): problem is StartProblem => problem !== undefined);
 }
 
 async function startOne(

@@ -6,7 +6,14 @@ import {
   COMPOSE_SERVICE_LABEL,
   type Container,
 } from "./model.js";
-import { composeDependencies, networkProvider, startOrder, stopOrder, waves } from "./start-order.js";
+import {
+  composeDependencies,
+  networkProvider,
+  startOrder,
+  stopOrder,
+  waitsFor,
+  waves,
+} from "./start-order.js";
 
 interface Spec {
   service?: string;
@@ -287,6 +294,18 @@ describe("waves", () => {
     expect(waveNames(waves(order))).toEqual([["app-web-1", "app-admin-1"], ["app-db-1"]]);
   });
 
+  it("puts a container in the wave after the last it waits for, not after every container before it", () => {
+    // zeta sorts after web, but waits for nothing: it starts with db, and stops with web.
+    const order = startOrder([
+      svc("zeta", 1, ""),
+      svc("web", 1, "db:service_started:false"),
+      svc("db", 1, ""),
+    ]);
+    expect(names(order)).toEqual(["app-db-1", "app-web-1", "app-zeta-1"]);
+    expect(waveNames(waves(order))).toEqual([["app-db-1", "app-zeta-1"], ["app-web-1"]]);
+    expect(waveNames(waves([...order].reverse()))).toEqual([["app-zeta-1", "app-web-1"], ["app-db-1"]]);
+  });
+
   it("keeps a chain one by one", () => {
     const order = startOrder([
       svc("c", 1, "b:service_started:false"),
@@ -313,5 +332,29 @@ describe("waves", () => {
     const a = container("a-web", { project: "a", service: "web", dependsOn: "db:service_started:false" });
     const b = container("b-db", { project: "b", service: "db", dependsOn: "" });
     expect(waveNames(waves([b, a]))).toEqual([["b-db", "a-web"]]);
+  });
+});
+
+describe("waitsFor", () => {
+  it("names, for each container, the earlier ones it is related to, in either direction", () => {
+    const db = svc("db", 1, "");
+    const cache = svc("cache", 1, "");
+    const web = svc("web", 1, "db:service_started:false,cache:service_started:false");
+    const worker = svc("worker", 1, "cache:service_started:false");
+    expect(waitsFor([db, cache, web, worker])).toEqual([[], [], [0, 1], [1]]);
+    // A stop order: what something depends on waits for it.
+    expect(waitsFor([worker, web, cache, db])).toEqual([[], [], [0, 1], [1]]);
+  });
+
+  it("chains compose v1 containers of one project, and relates a network namespace across projects", () => {
+    const v1 = (service: string) => container(`old-${service}-1`, { project: "old", service });
+    const vpn = container("vpn");
+    const client = container("client", {
+      project: "media",
+      service: "client",
+      dependsOn: "",
+      networkMode: "container:vpn",
+    });
+    expect(waitsFor([v1("db"), vpn, v1("web"), client])).toEqual([[], [], [0], [1]]);
   });
 });

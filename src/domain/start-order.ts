@@ -117,14 +117,14 @@ function dependenciesKnown(container: Pick<Container, "labels">): boolean {
 }
 
 /**
- * Splits an ordered list (a start order, or a stop order) into consecutive waves whose members
- * can be started, or stopped, side by side, as compose does: a container joins the current wave
- * unless it depends on one of its members or one of them depends on it (its compose service, in
- * the same project; the network namespace it joins). Containers of one compose v1 project never
- * share a wave: their dependencies are unknown, so they keep the order given. Running the waves
- * one after another keeps every order the list had between related containers.
+ * For each container of an ordered list (a start order, or a stop order), the indexes of the
+ * earlier ones it must wait for: those it is related to (its compose service depends on theirs,
+ * or theirs on its, in the same project; one joins the other's network namespace; both belong to
+ * one compose v1 project, whose dependencies are unknown). Each run as soon as what it waits for
+ * has ended, the list keeps every order it had between related containers and nothing else
+ * waits: as compose runs a project's dependency graph.
  */
-export function waves<T extends Container>(order: readonly T[]): T[][] {
+export function waitsFor(order: readonly Container[]): number[][] {
   // What each container is, read from its labels once.
   const entries = order.map((container) => ({
     container,
@@ -137,20 +137,34 @@ export function waves<T extends Container>(order: readonly T[]): T[][] {
   const related = (a: Entry, b: Entry) => {
     const sameProject = a.project !== undefined && a.project === b.project;
     if (sameProject && (!a.known || !b.known)) return true;
-    const waitsFor = (x: Entry, y: Entry) =>
+    const dependsOn = (x: Entry, y: Entry) =>
       networkProvider(x.container, [y.container]) === y.container ||
       (sameProject && y.service !== undefined && x.dependencies.includes(y.service));
-    return waitsFor(a, b) || waitsFor(b, a);
+    return dependsOn(a, b) || dependsOn(b, a);
   };
+  return entries.map((entry, index) =>
+    entries
+      .slice(0, index)
+      .map((earlier, i) => (related(earlier, entry) ? i : -1))
+      .filter((i) => i >= 0),
+  );
+}
+
+/**
+ * The levels of an ordered list's dependency graph (see waitsFor), for display: a container is in
+ * the wave after the last of those it waits for, or in the first; within a wave, the list's order.
+ * Every container of a wave can run side by side with the others of that wave.
+ */
+export function waves<T extends Container>(order: readonly T[]): T[][] {
+  const levels: number[] = [];
+  for (const earlier of waitsFor(order))
+    levels.push(earlier.reduce((level, i) => Math.max(level, (levels[i] ?? 0) + 1), 0));
   const result: T[][] = [];
-  let current: Entry[] = [];
-  for (const entry of entries) {
-    if (current.some((member) => related(member, entry))) {
-      result.push(current.map((m) => m.container));
-      current = [];
-    }
-    current.push(entry);
+  for (const [index, container] of order.entries()) {
+    const level = levels[index] ?? 0;
+    const wave = result[level] ?? [];
+    wave.push(container);
+    result[level] = wave;
   }
-  if (current.length > 0) result.push(current.map((m) => m.container));
   return result;
 }

@@ -35,7 +35,7 @@ export function registerList(program: Command, helpers: CommandHelpers): void {
                 state: c.state,
               })),
               startOrder: u.containers.map((c) => c.name),
-              // Started side by side within a wave, wave after wave (a stop goes through the reverse order alike).
+              // The dependency graph's levels: each container in the wave after the last it depends on.
               startWaves: waves(u.containers).map((wave) => wave.map((c) => c.name)),
               volumes: u.volumes.map((v) => ({
                 name: v.volume.name,
