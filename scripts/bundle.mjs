@@ -4,8 +4,9 @@
 // (dist/index.js) stays unbundled.
 //
 // What a run seldom or never needs stays out of the bundle and is loaded from node_modules when
-// used (below, and the prompts: only a restore at a terminal asks). V8 compiles the whole bundle
-// at every start, used or not: 3.4 MB took 80 ms of it; 1.2 MB start 0.07 to 0.09 s sooner.
+// used (below, the prompts: only a restore at a terminal asks, and the YAML parser). V8 compiles
+// the whole bundle at every start, used or not: 3.4 MB took 80 ms of it; 1.2 MB start 0.07 to
+// 0.09 s sooner.
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -59,8 +60,9 @@ await build({
   format: "esm",
   target: "node20",
   // Optional native add-ons of ssh2 (Docker over SSH only), loaded with a fallback when missing;
-  // the prompts (imported when a restore asks) and the lazy requires, from node_modules.
-  external: ["cpu-features", "*.node", "@inquirer/prompts", ...LAZY_REQUIRES.map((lazy) => lazy.from)],
+  // the prompts (imported when a restore asks), the YAML parser (imported only for a compose v1
+  // project, whose compose files say what its labels do not) and the lazy requires, from node_modules.
+  external: ["cpu-features", "*.node", "@inquirer/prompts", "yaml", ...LAZY_REQUIRES.map((lazy) => lazy.from)],
   // Bundled CommonJS dependencies expect these; an ES module has none of them. (esbuild keeps
   // the entry's #! line first.)
   banner: {

@@ -3,6 +3,7 @@ import type { DockerEngine } from "../adapters/docker/engine.js";
 import { unreadableReason } from "../adapters/fs/tree.js";
 import type { BackupFormat, BackupUnit, Container, Volume } from "../domain/model.js";
 import { groupUnits } from "../domain/units.js";
+import { withComposeFileDependencies } from "./compose-dependencies.js";
 
 export interface Discovery {
   units: BackupUnit[];
@@ -22,7 +23,7 @@ async function hostPathProblem(volume: Volume): Promise<string | undefined> {
 
 export async function discover(docker: DockerEngine, format: BackupFormat): Promise<Discovery> {
   const [containers, volumes, version] = await Promise.all([
-    docker.listContainers(),
+    docker.listContainers().then(withComposeFileDependencies),
     docker.listVolumes(),
     docker.version(),
   ]);

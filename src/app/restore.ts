@@ -29,6 +29,7 @@ import { startOrder } from "../domain/start-order.js";
 import { decodeJsonTag, mayHoldHoles } from "../domain/tags.js";
 import { dependents } from "../domain/units.js";
 import { VERSION } from "../version.js";
+import { withComposeFileDependencies } from "./compose-dependencies.js";
 import {
   type StartProblem,
   type StopResult,
@@ -341,7 +342,7 @@ async function restorePlanned(
         kind === "volume" ? "" : relocateBind(item.name ?? "", stackPlan?.workingDir, stackPlan?.stackDir),
     });
   }
-  const containers = await ctx.docker.listContainers();
+  const containers = await withComposeFileDependencies(await ctx.docker.listContainers());
   const volumeNames = new Set(planItems.filter((i) => i.kind === "volume").map((i) => i.name));
   const bindSources = new Set(planItems.filter((i) => i.kind === "bind").map((i) => i.target));
   const affectedOf = (all: readonly Container[]) => {
@@ -372,7 +373,10 @@ async function restorePlanned(
         request.replaceNetworks === true,
       );
     // Containers may have been started again by the recovery: decide what to stop now.
-    const current = recovered.started.length > 0 ? await ctx.docker.listContainers() : containers;
+    const current =
+      recovered.started.length > 0
+        ? await withComposeFileDependencies(await ctx.docker.listContainers())
+        : containers;
     const affected = affectedOf(current);
 
     // Where each item goes: a host path swapped locally, or a volume reached through the Engine API.

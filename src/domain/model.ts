@@ -23,6 +23,11 @@ export interface Container {
   networks?: readonly string[];
   /** The engine's network mode as created (`bridge`, `host`, `container:<id or name>`, ...). */
   networkMode?: string;
+  /**
+   * The services of its compose project it waits for, as the project's compose files say, where
+   * compose recorded no `com.docker.compose.depends_on` label (compose v1). Unset: not read.
+   */
+  composeDependsOn?: readonly string[];
 }
 
 export interface Volume {

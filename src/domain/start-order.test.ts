@@ -321,6 +321,20 @@ describe("waves", () => {
     expect(waveNames(waves(order))).toEqual([["old-db-1", "solo"], ["old-web-1"]]);
   });
 
+  it("orders a compose v1 project by what its compose files say, where they were read", () => {
+    const v1 = (service: string, composeDependsOn?: string[]) => ({
+      ...container(`old-${service}-1`, { project: "old", service }),
+      ...(composeDependsOn ? { composeDependsOn } : {}),
+    });
+    // app sorts before db but depends on it; cache depends on nothing.
+    const order = startOrder([v1("app", ["db"]), v1("db", []), v1("cache", [])]);
+    expect(names(order)).toEqual(["old-cache-1", "old-db-1", "old-app-1"]);
+    expect(waveNames(waves(order))).toEqual([["old-cache-1", "old-db-1"], ["old-app-1"]]);
+    // A label, where compose wrote one, wins over the files.
+    const labelled = { ...svc("web", 1, ""), composeDependsOn: ["db"] };
+    expect(composeDependencies(labelled)).toEqual([]);
+  });
+
   it("puts a container after the one whose network namespace it joins, and standalone ones side by side", () => {
     const vpn = container("vpn");
     const client = container("client", { networkMode: "container:id-vpn" });

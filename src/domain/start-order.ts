@@ -7,8 +7,13 @@ import {
   type Container,
 } from "./model.js";
 
-/** Services named in `com.docker.compose.depends_on` ("db:service_started:false,cache:..."). */
-export function composeDependencies(container: Pick<Container, "labels">): string[] {
+/**
+ * The services a compose container waits for: those named in `com.docker.compose.depends_on`
+ * ("db:service_started:false,cache:..."), or, without the label (compose v1), those its project's
+ * compose files name (see composeDependsOn).
+ */
+export function composeDependencies(container: Pick<Container, "labels" | "composeDependsOn">): string[] {
+  if (!(COMPOSE_DEPENDS_ON_LABEL in container.labels)) return [...(container.composeDependsOn ?? [])];
   const raw = container.labels[COMPOSE_DEPENDS_ON_LABEL];
   if (!raw) return [];
   return raw
@@ -54,7 +59,8 @@ function compareStable(a: Container, b: Container): number {
 /**
  * Orders containers so that every container comes after the services it depends on and after
  * the container whose network it joins (see networkProvider; compose v1 records no
- * `depends_on` label, so for its projects that is the only order known besides the names).
+ * `depends_on` label: for its projects the compose files tell it where they were read, else that
+ * is the only order known besides the names).
  * Ties (and containers without dependency information) keep a stable order by service,
  * replica number and name. Dependency cycles do not fail: the rest follows in stable order.
  */
@@ -106,13 +112,15 @@ export function stopOrder<T extends Container>(containers: readonly T[]): T[] {
 /**
  * Whether what a container waits for is known: compose v2 writes the depends_on label on every
  * container of a project (empty when it depends on nothing, and with the services of
- * `network_mode: service:x` and `volumes_from` in it); compose v1 writes none, so what its
- * compose file said is unknown. A container outside compose waits for nothing but the network
- * it may join.
+ * `network_mode: service:x` and `volumes_from` in it); compose v1 writes none, so it is known
+ * only where the project's compose files were read (composeDependsOn). A container outside
+ * compose waits for nothing but the network it may join.
  */
-function dependenciesKnown(container: Pick<Container, "labels">): boolean {
+function dependenciesKnown(container: Pick<Container, "labels" | "composeDependsOn">): boolean {
   return (
-    container.labels[COMPOSE_PROJECT_LABEL] === undefined || COMPOSE_DEPENDS_ON_LABEL in container.labels
+    container.labels[COMPOSE_PROJECT_LABEL] === undefined ||
+    COMPOSE_DEPENDS_ON_LABEL in container.labels ||
+    container.composeDependsOn !== undefined
   );
 }
 
@@ -120,7 +128,7 @@ function dependenciesKnown(container: Pick<Container, "labels">): boolean {
  * For each container of an ordered list (a start order, or a stop order), the indexes of the
  * earlier ones it must wait for: those it is related to (its compose service depends on theirs,
  * or theirs on its, in the same project; one joins the other's network namespace; both belong to
- * one compose v1 project, whose dependencies are unknown). Each run as soon as what it waits for
+ * one compose v1 project whose compose files could not be read: its dependencies are unknown). Each run as soon as what it waits for
  * has ended, the list keeps every order it had between related containers and nothing else
  * waits: as compose runs a project's dependency graph.
  */

@@ -1,0 +1,142 @@
+// A project run by compose v1 (Debian's docker-compose 1.29), which writes no depends_on label:
+// what its services wait for comes from its compose file. app depends on db but sorts before it.
+import { randomUUID } from "node:crypto";
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createWorkspace, type Workspace } from "./helpers/cli.js";
+import { composeIn, composeService, containerStartedAt, docker, removeLabelled } from "./helpers/docker.js";
+
+const id = randomUUID().slice(0, 8);
+const label = `v1-${id}`;
+const project = `kdv${id}`;
+const name = (service: string) => `${project}_${service}_1`;
+let ws: Workspace;
+let dir: string;
+let data: string;
+
+const compose = (...args: string[]) => composeIn(project, dir, ...args);
+
+/** The engine's kill, die and start events of the project's containers between two times, in order. */
+async function events(since: string, until: string): Promise<{ action: string; name: string }[]> {
+  const out = await docker(
+    "events",
+    "--since",
+    since,
+    "--until",
+    until,
+    "--filter",
+    `label=com.docker.compose.project=${project}`,
+    "--filter",
+    "type=container",
+    "--format",
+    "{{.Action}} {{.Actor.Attributes.name}}",
+  );
+  return out
+    .split("\n")
+    .map((line) => line.trim().split(" "))
+    .filter(([action]) => action === "kill" || action === "die" || action === "start")
+    .map(([action = "", container = ""]) => ({ action, name: container }));
+}
+
+const now = () => String(Math.floor(Date.now() / 1000) - 1);
+const later = () => String(Math.ceil(Date.now() / 1000) + 1);
+
+beforeAll(async () => {
+  ws = await createWorkspace();
+  dir = path.join(ws.dir, "stack");
+  await fs.mkdir(dir, { recursive: true });
+  const service = (extra: string) => composeService(label, extra);
+  await fs.writeFile(
+    path.join(dir, "docker-compose.yml"),
+    `version: "2.4"
+x-defaults: &defaults
+  restart: "no"
+services:
+  app:
+    <<: *defaults
+${service(`    depends_on:
+      db:
+        condition: service_started`)}
+  db:
+${service(`    volumes:
+      - data:/data`)}
+  cache:
+${service("")}
+volumes:
+  data:
+    labels:
+      kopi-docka-test: ${label}
+`,
+  );
+  await compose("up", "-d");
+  data = await docker("volume", "inspect", "--format", "{{.Mountpoint}}", `${project}_data`);
+  await fs.writeFile(path.join(data, "state.txt"), "as backed up\n");
+}, 180_000);
+
+afterAll(async () => {
+  await compose("down", "-v").catch(() => "");
+  await removeLabelled(label);
+  await ws?.cleanup();
+});
+
+describe("a compose v1 project", () => {
+  it("carries no depends_on label (what this test is about)", async () => {
+    const labels = await docker("inspect", "--format", "{{json .Config.Labels}}", name("app"));
+    expect(Object.keys(JSON.parse(labels) as Record<string, string>)).not.toContain(
+      "com.docker.compose.depends_on",
+    );
+  });
+
+  it("is listed in the order its compose file gives: db before app, cache beside db", async () => {
+    const list = await ws.json<{ units: { name: string; startOrder: string[]; startWaves: string[][] }[] }>([
+      "list",
+    ]);
+    const unit = list.units.find((u) => u.name === project);
+    expect(unit?.startOrder).toEqual([name("cache"), name("db"), name("app")]);
+    expect(unit?.startWaves).toEqual([[name("cache"), name("db")], [name("app")]]);
+  });
+
+  it("is backed up cold in that order: app stops before db and starts after it", async () => {
+    const since = now();
+    const result = await ws.run(["backup", "--unit", project, "--json"]);
+    expect(result.code, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout) as { units: { status: string; stopped: string[] }[] };
+    expect(report.units[0]?.status).toBe("ok");
+    expect(report.units[0]?.stopped).toEqual([name("app"), name("db"), name("cache")]);
+    const seen = await events(since, later());
+    const at = (action: string, svc: string) =>
+      seen.findIndex((e) => e.action === action && e.name === name(svc));
+    expect(at("die", "app")).toBeGreaterThanOrEqual(0);
+    expect(at("die", "app")).toBeLessThan(at("kill", "db"));
+    expect(at("start", "db")).toBeGreaterThanOrEqual(0);
+    expect(at("start", "app")).toBeGreaterThan(at("start", "db"));
+    for (const svc of ["app", "db", "cache"])
+      expect(await docker("inspect", "--format", "{{.State.Status}}", name(svc))).toBe("running");
+  });
+
+  it("has app, which depends on db, stopped with db for a restore of db's volume; cache runs on", async () => {
+    await fs.writeFile(path.join(data, "state.txt"), "changed\n");
+    const cacheStarted = await containerStartedAt(name("cache"));
+    const result = await ws.run(["restore", "--unit", project, "--yes", "--json"]);
+    expect(result.code, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout) as { status: string; stopped: string[] };
+    expect(report.stopped).toEqual([name("app"), name("db")]);
+    expect(await fs.readFile(path.join(data, "state.txt"), "utf8")).toBe("as backed up\n");
+    expect(await containerStartedAt(name("cache"))).toBe(cacheStarted);
+  });
+
+  it("goes one by one, in the order of the names, when its compose file cannot be read", async () => {
+    await fs.rename(path.join(dir, "docker-compose.yml"), path.join(dir, "moved.yml"));
+    try {
+      const list = await ws.json<{ units: { name: string; startOrder: string[]; startWaves: string[][] }[] }>(
+        ["list"],
+      );
+      const unit = list.units.find((u) => u.name === project);
+      expect(unit?.startOrder).toEqual([name("app"), name("cache"), name("db")]);
+      expect(unit?.startWaves).toEqual([[name("app")], [name("cache")], [name("db")]]);
+    } finally {
+      await fs.rename(path.join(dir, "moved.yml"), path.join(dir, "docker-compose.yml"));
+    }
+  });
+});
