@@ -5,7 +5,14 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createWorkspace, type Workspace } from "./helpers/cli.js";
-import { composeIn, composeService, containerStartedAt, docker, removeLabelled } from "./helpers/docker.js";
+import {
+  composeIn,
+  composeService,
+  containerStartedAt,
+  docker,
+  removeLabelled,
+  withProjectEvents,
+} from "./helpers/docker.js";
 
 const id = randomUUID().slice(0, 8);
 const label = `v1-${id}`;
@@ -16,31 +23,6 @@ let dir: string;
 let data: string;
 
 const compose = (...args: string[]) => composeIn(project, dir, ...args);
-
-/** The engine's kill, die and start events of the project's containers between two times, in order. */
-async function events(since: string, until: string): Promise<{ action: string; name: string }[]> {
-  const out = await docker(
-    "events",
-    "--since",
-    since,
-    "--until",
-    until,
-    "--filter",
-    `label=com.docker.compose.project=${project}`,
-    "--filter",
-    "type=container",
-    "--format",
-    "{{.Action}} {{.Actor.Attributes.name}}",
-  );
-  return out
-    .split("\n")
-    .map((line) => line.trim().split(" "))
-    .filter(([action]) => action === "kill" || action === "die" || action === "start")
-    .map(([action = "", container = ""]) => ({ action, name: container }));
-}
-
-const now = () => String(Math.floor(Date.now() / 1000) - 1);
-const later = () => String(Math.ceil(Date.now() / 1000) + 1);
 
 beforeAll(async () => {
   ws = await createWorkspace();
@@ -98,13 +80,13 @@ describe("a compose v1 project", () => {
   });
 
   it("is backed up cold in that order: app stops before db and starts after it", async () => {
-    const since = now();
-    const result = await ws.run(["backup", "--unit", project, "--json"]);
+    const { result, events: seen } = await withProjectEvents(project, () =>
+      ws.run(["backup", "--unit", project, "--json"]),
+    );
     expect(result.code, result.stderr).toBe(0);
     const report = JSON.parse(result.stdout) as { units: { status: string; stopped: string[] }[] };
     expect(report.units[0]?.status).toBe("ok");
     expect(report.units[0]?.stopped).toEqual([name("app"), name("db"), name("cache")]);
-    const seen = await events(since, later());
     const at = (action: string, svc: string) =>
       seen.findIndex((e) => e.action === action && e.name === name(svc));
     expect(at("die", "app")).toBeGreaterThanOrEqual(0);

@@ -7,7 +7,14 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createWorkspace, type Workspace } from "./helpers/cli.js";
-import { containerStartedAt, createVolume, docker, removeLabelled, runContainer } from "./helpers/docker.js";
+import {
+  containerStartedAt,
+  createVolume,
+  docker,
+  removeLabelled,
+  runContainer,
+  withProjectEvents,
+} from "./helpers/docker.js";
 
 const id = randomUUID().slice(0, 8);
 const label = `waves-${id}`;
@@ -49,28 +56,6 @@ afterAll(async () => {
   await ws?.cleanup();
 });
 
-/** The engine's kill, die and start events of the unit's containers since `since`, in order. */
-async function events(since: string, until: string): Promise<{ action: string; name: string }[]> {
-  const out = await docker(
-    "events",
-    "--since",
-    since,
-    "--until",
-    until,
-    "--filter",
-    `label=com.docker.compose.project=${unit}`,
-    "--filter",
-    "type=container",
-    "--format",
-    "{{.Action}} {{.Actor.Attributes.name}}",
-  );
-  return out
-    .split("\n")
-    .map((line) => line.trim().split(" "))
-    .filter(([action]) => action === "kill" || action === "die" || action === "start")
-    .map(([action = "", container = ""]) => ({ action, name: container }));
-}
-
 describe("a unit's independent containers", () => {
   it("are listed in waves: what starts side by side, wave after wave", async () => {
     const list = await ws.json<{ units: { name: string; startOrder: string[]; startWaves: string[][] }[] }>([
@@ -82,14 +67,14 @@ describe("a unit's independent containers", () => {
   });
 
   it("are stopped side by side, after what depends on them, and started before it", async () => {
-    const since = String(Math.floor(Date.now() / 1000) - 1);
-    const result = await ws.run(["backup", "--unit", unit, "--json"]);
+    const { result, events: seen } = await withProjectEvents(unit, () =>
+      ws.run(["backup", "--unit", unit, "--json"]),
+    );
     expect(result.code, result.stderr).toBe(0);
     const report = JSON.parse(result.stdout) as { units: { status: string; stopped: string[] }[] };
     expect(report.units[0]?.status).toBe("ok");
     // Reported in the stop order, whichever the engine finished first.
     expect(report.units[0]?.stopped).toEqual([name("web"), name("db"), name("cache")]);
-    const seen = await events(since, String(Math.ceil(Date.now() / 1000) + 1));
     const at = (action: string, svc: string) =>
       seen.findIndex((e) => e.action === action && e.name === name(svc));
     for (const svc of ["web", "db", "cache"]) expect(at("die", svc), svc).toBeGreaterThanOrEqual(0);
@@ -116,15 +101,15 @@ describe("a restore of db's volume", () => {
     await fs.writeFile(path.join(data, "state.txt"), "changed after the backup\n");
     const cacheStarted = await containerStartedAt(name("cache"));
     const webStarted = await containerStartedAt(name("web"));
-    const since = String(Math.floor(Date.now() / 1000) - 1);
-    const result = await ws.run(["restore", "--unit", unit, "--yes", "--json"]);
+    const { result, events: seen } = await withProjectEvents(unit, () =>
+      ws.run(["restore", "--unit", unit, "--yes", "--json"]),
+    );
     expect(result.code, result.stderr).toBe(0);
     const report = JSON.parse(result.stdout) as { status: string; stopped: string[] };
     expect(report.status).toBe("ok");
     expect(await fs.readFile(path.join(data, "state.txt"), "utf8")).toBe("as backed up\n");
     // web would otherwise run on across the swap with what it holds from db's old data.
     expect(report.stopped).toEqual([name("web"), name("db")]);
-    const seen = await events(since, String(Math.ceil(Date.now() / 1000) + 1));
     const at = (action: string, svc: string) =>
       seen.findIndex((e) => e.action === action && e.name === name(svc));
     expect(at("die", "web")).toBeGreaterThanOrEqual(0);

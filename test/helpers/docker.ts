@@ -118,3 +118,39 @@ export function composeService(label: string, extra = ""): string {
       ${TEST_LABEL}: ${label}
 ${extra}`;
 }
+
+export interface ContainerEvent {
+  action: string;
+  name: string;
+}
+
+/**
+ * Runs `run` and returns, beside its result, the engine's kill, die and start events of the
+ * containers of compose project `project` meanwhile, in order (a second either side).
+ */
+export async function withProjectEvents<R>(
+  project: string,
+  run: () => Promise<R>,
+): Promise<{ result: R; events: ContainerEvent[] }> {
+  const since = String(Math.floor(Date.now() / 1000) - 1);
+  const result = await run();
+  const out = await docker(
+    "events",
+    "--since",
+    since,
+    "--until",
+    String(Math.ceil(Date.now() / 1000) + 1),
+    "--filter",
+    `label=com.docker.compose.project=${project}`,
+    "--filter",
+    "type=container",
+    "--format",
+    "{{.Action}} {{.Actor.Attributes.name}}",
+  );
+  const events = out
+    .split("\n")
+    .map((line) => line.trim().split(" "))
+    .filter(([action]) => action === "kill" || action === "die" || action === "start")
+    .map(([action = "", container = ""]) => ({ action, name: container }));
+  return { result, events };
+}
