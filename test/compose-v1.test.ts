@@ -108,17 +108,41 @@ describe("a compose v1 project", () => {
     expect(await containerStartedAt(name("cache"))).toBe(cacheStarted);
   });
 
-  it("goes one by one, in the order of the names, when its compose file cannot be read", async () => {
-    await fs.rename(path.join(dir, "docker-compose.yml"), path.join(dir, "moved.yml"));
+  it("goes one by one, in the order of the names, when its compose file cannot be read, and says why", async () => {
+    const file = path.join(dir, "docker-compose.yml");
+    const listed = async () => {
+      const list = await ws.json<{
+        units: { name: string; startOrder: string[]; startWaves: string[][]; startOrderUnknown?: string }[];
+      }>(["list"]);
+      return list.units.find((u) => u.name === project);
+    };
+    await fs.rename(file, path.join(dir, "moved.yml"));
     try {
-      const list = await ws.json<{ units: { name: string; startOrder: string[]; startWaves: string[][] }[] }>(
-        ["list"],
-      );
-      const unit = list.units.find((u) => u.name === project);
+      const unit = await listed();
       expect(unit?.startOrder).toEqual([name("app"), name("cache"), name("db")]);
       expect(unit?.startWaves).toEqual([[name("app")], [name("cache")], [name("db")]]);
+      expect(unit?.startOrderUnknown).toBe(`${file} cannot be read (ENOENT)`);
+      const human = await ws.run(["list"]);
+      expect(human.stdout).toContain(
+        `  order     unknown, so one container at a time in the order of their names: ${file} cannot be read (ENOENT)`,
+      );
+      // Not YAML: the file and the line are named, never the content (a compose file may hold secrets).
+      await fs.writeFile(file, "services:\n  app:\n    environment: [a\n    password: s3cret-value: x\n");
+      const broken = await listed();
+      expect(broken?.startWaves).toEqual([[name("app")], [name("cache")], [name("db")]]);
+      expect(broken?.startOrderUnknown).toMatch(
+        new RegExp(`^${file.replace(/[.]/g, "\\.")} is not valid YAML \\(line \\d+\\)$`),
+      );
+      const backup = await ws.run(["backup", "--unit", project, "--dry-run"]);
+      expect(backup.code, backup.stderr).toBe(0);
+      expect(backup.stderr).toContain(
+        `${project}: start order unknown, so its containers stop and start one at a time`,
+      );
+      expect(backup.stderr + backup.stdout).not.toContain("s3cret-value");
     } finally {
-      await fs.rename(path.join(dir, "moved.yml"), path.join(dir, "docker-compose.yml"));
+      await fs.rm(file, { force: true });
+      await fs.rename(path.join(dir, "moved.yml"), file);
     }
+    expect((await listed())?.startOrderUnknown).toBeUndefined();
   });
 });

@@ -193,6 +193,13 @@ export async function runBackup(ctx: Context, request: BackupRequest): Promise<B
         `unknown unit ${selection.unknown.join(", ")}: known units are ${found.units.map((u) => u.name).join(", ") || "(none)"}; see \`kopi-docka list\``,
       );
     selected = selection.selected;
+    for (const unit of selected) {
+      const problem = found.orderProblems.get(unit.name);
+      if (problem)
+        ctx.log.warn(
+          `${unit.name}: start order unknown, so its containers stop and start one at a time in the order of their names: ${problem}`,
+        );
+    }
   } catch (error) {
     await readsEnded;
     throw error;

@@ -10,6 +10,8 @@ export interface Discovery {
   containers: Container[];
   volumes: Volume[];
   dockerRoot: string;
+  /** Compose v1 projects whose start order is unknown (their compose files unusable), and why. */
+  orderProblems: Map<string, string>;
 }
 
 /** Why a volume must fall back to the TAR format: no readable host path. */
@@ -22,7 +24,7 @@ async function hostPathProblem(volume: Volume): Promise<string | undefined> {
 }
 
 export async function discover(docker: DockerEngine, format: BackupFormat): Promise<Discovery> {
-  const [containers, volumes, version] = await Promise.all([
+  const [{ containers, problems: orderProblems }, volumes, version] = await Promise.all([
     docker.listContainers().then(withComposeFileDependencies),
     docker.listVolumes(),
     docker.version(),
@@ -39,7 +41,7 @@ export async function discover(docker: DockerEngine, format: BackupFormat): Prom
     dockerRoot: version.rootDir,
     hostPathProblem: (volume) => problems.get(volume.name),
   });
-  return { units, containers, volumes, dockerRoot: version.rootDir };
+  return { units, containers, volumes, dockerRoot: version.rootDir, orderProblems };
 }
 
 /** The units named on the command line (all when none), or the names that do not exist. */

@@ -342,7 +342,7 @@ async function restorePlanned(
         kind === "volume" ? "" : relocateBind(item.name ?? "", stackPlan?.workingDir, stackPlan?.stackDir),
     });
   }
-  const containers = await withComposeFileDependencies(await ctx.docker.listContainers());
+  const { containers } = await withComposeFileDependencies(await ctx.docker.listContainers());
   const volumeNames = new Set(planItems.filter((i) => i.kind === "volume").map((i) => i.name));
   const bindSources = new Set(planItems.filter((i) => i.kind === "bind").map((i) => i.target));
   const affectedOf = (all: readonly Container[]) => {
@@ -375,7 +375,7 @@ async function restorePlanned(
     // Containers may have been started again by the recovery: decide what to stop now.
     const current =
       recovered.started.length > 0
-        ? await withComposeFileDependencies(await ctx.docker.listContainers())
+        ? (await withComposeFileDependencies(await ctx.docker.listContainers())).containers
         : containers;
     const affected = affectedOf(current);
 

@@ -37,6 +37,10 @@ export function registerList(program: Command, helpers: CommandHelpers): void {
               startOrder: u.containers.map((c) => c.name),
               // The dependency graph's levels: each container in the wave after the last it depends on.
               startWaves: waves(u.containers).map((wave) => wave.map((c) => c.name)),
+              // A compose v1 project whose compose files could not be used: why its order is unknown.
+              ...(found.orderProblems.has(u.name)
+                ? { startOrderUnknown: found.orderProblems.get(u.name) }
+                : {}),
               volumes: u.volumes.map((v) => ({
                 name: v.volume.name,
                 driver: v.volume.driver,
@@ -56,6 +60,11 @@ export function registerList(program: Command, helpers: CommandHelpers): void {
         if (found.units.length === 0) lines.push("no units: no running containers and no compose projects");
         for (const u of found.units) {
           lines.push(`${u.name} (${u.kind})`);
+          const orderProblem = found.orderProblems.get(u.name);
+          if (orderProblem)
+            lines.push(
+              `  order     unknown, so one container at a time in the order of their names: ${orderProblem}`,
+            );
           for (const c of u.containers)
             lines.push(`  container ${c.name}  ${isRunning(c) ? "running" : c.state}  ${c.image}`);
           for (const v of u.volumes)
