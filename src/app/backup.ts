@@ -193,13 +193,6 @@ export async function runBackup(ctx: Context, request: BackupRequest): Promise<B
         `unknown unit ${selection.unknown.join(", ")}: known units are ${found.units.map((u) => u.name).join(", ") || "(none)"}; see \`kopi-docka list\``,
       );
     selected = selection.selected;
-    for (const unit of selected) {
-      const problem = found.orderProblems.get(unit.name);
-      if (problem)
-        ctx.log.warn(
-          `${unit.name}: start order unknown, so its containers stop and start one at a time in the order of their names: ${problem}`,
-        );
-    }
   } catch (error) {
     await readsEnded;
     throw error;
@@ -232,7 +225,7 @@ export async function runBackup(ctx: Context, request: BackupRequest): Promise<B
             stopped: plan.stop.map((c) => c.name),
             notRestarted: [],
             downtimeMs: 0,
-            warnings: [],
+            warnings: unknownOrder(found, unit),
             gaps: [
               ...unit.skipped.map((m) => ({
                 kind: "bind" as const,
@@ -268,6 +261,7 @@ export async function runBackup(ctx: Context, request: BackupRequest): Promise<B
       await next;
       throw error;
     }
+    for (const unit of units) for (const warning of unknownOrder(current, unit)) ctx.log.warn(warning);
 
     const results: UnitBackupResult[] = [];
     let maintenance: Promise<void> | undefined;
@@ -636,6 +630,19 @@ async function stageUnit(
         ]
       : []),
   ];
+}
+
+/**
+ * Where a compose v1 project's order is unknown (its compose files cannot be used), a line that
+ * says so and why; said once the run is sure to go ahead, so that an error stays one line.
+ */
+function unknownOrder(found: Discovery, unit: BackupUnit): string[] {
+  const problem = found.orderProblems.get(unit.name);
+  return problem
+    ? [
+        `${unit.name}: start order unknown, so its containers stop and start one at a time in the order of their names: ${problem}`,
+      ]
+    : [];
 }
 
 /**

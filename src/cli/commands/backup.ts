@@ -52,6 +52,7 @@ export function registerBackup(program: Command, helpers: CommandHelpers): void 
             for (const u of report.units) {
               if (report.dryRun) {
                 lines.push(`${u.unit}: would stop ${u.stopped.join(", ") || "nothing"}`);
+                for (const w of u.warnings) ctx.log.warn(w);
                 for (const i of u.items) {
                   const via = i.fallbackReason ? `, through the Engine API: ${i.fallbackReason}` : "";
                   const excluding = i.excludes.length > 0 ? ` excluding ${i.excludes.join(", ")}` : "";
