@@ -124,34 +124,57 @@ function dependenciesKnown(container: Pick<Container, "labels" | "composeDepends
   );
 }
 
-/**
- * For each container of an ordered list (a start order, or a stop order), the indexes of the
- * earlier ones it must wait for: those it is related to (its compose service depends on theirs,
- * or theirs on its, in the same project; one joins the other's network namespace; both belong to
- * one compose v1 project whose compose files could not be read: its dependencies are unknown). Each run as soon as what it waits for
- * has ended, the list keeps every order it had between related containers and nothing else
- * waits: as compose runs a project's dependency graph.
- */
-export function waitsFor(order: readonly Container[]): number[][] {
-  // What each container is, read from its labels once.
-  const entries = order.map((container) => ({
+/** What a container's labels (and compose files) say about what it waits for, read once. */
+export interface DependencyFacts<T extends Container = Container> {
+  container: T;
+  project: string | undefined;
+  service: string | undefined;
+  /** The compose services it depends on (see composeDependencies). */
+  dependencies: string[];
+  /** Whether those are known (see dependenciesKnown). */
+  known: boolean;
+}
+
+export function dependencyFacts<T extends Container>(container: T): DependencyFacts<T> {
+  return {
     container,
     project: container.labels[COMPOSE_PROJECT_LABEL],
     service: container.labels[COMPOSE_SERVICE_LABEL],
     dependencies: composeDependencies(container),
     known: dependenciesKnown(container),
-  }));
-  type Entry = (typeof entries)[number];
-  const related = (a: Entry, b: Entry) => {
-    const sameProject = a.project !== undefined && a.project === b.project;
-    if (sameProject && (!a.known || !b.known)) return true;
-    const dependsOn = (x: Entry, y: Entry) =>
-      networkProvider(x.container, [y.container]) === y.container ||
-      (sameProject && y.service !== undefined && x.dependencies.includes(y.service));
-    return dependsOn(a, b) || dependsOn(b, a);
   };
-  return entries.map((entry, index) =>
-    entries
+}
+
+/**
+ * Whether `x` waits for `y`: it joins `y`'s network namespace (see networkProvider), or its
+ * compose service depends on `y`'s in the same project.
+ */
+export function dependsOn(x: DependencyFacts, y: DependencyFacts): boolean {
+  return (
+    networkProvider(x.container, [y.container]) === y.container ||
+    (x.project !== undefined &&
+      x.project === y.project &&
+      y.service !== undefined &&
+      x.dependencies.includes(y.service))
+  );
+}
+
+/**
+ * For each container of an ordered list (a start order, or a stop order), the indexes of the
+ * earlier ones it must wait for: those it is related to (one depends on the other, either way:
+ * see dependsOn; or both belong to one compose v1 project whose compose files could not be read,
+ * so their dependencies are unknown). Each run as soon as what it waits for has ended, the list
+ * keeps every order it had between related containers and nothing else waits: as compose runs a
+ * project's dependency graph.
+ */
+export function waitsFor(order: readonly Container[]): number[][] {
+  const facts = order.map(dependencyFacts);
+  const related = (a: DependencyFacts, b: DependencyFacts) =>
+    (a.project !== undefined && a.project === b.project && (!a.known || !b.known)) ||
+    dependsOn(a, b) ||
+    dependsOn(b, a);
+  return facts.map((entry, index) =>
+    facts
       .slice(0, index)
       .map((earlier, i) => (related(earlier, entry) ? i : -1))
       .filter((i) => i >= 0),

@@ -4,7 +4,6 @@ import {
   type BackupFormat,
   type BackupUnit,
   COMPOSE_PROJECT_LABEL,
-  COMPOSE_SERVICE_LABEL,
   type Container,
   isRunning,
   type SkippedMount,
@@ -12,7 +11,7 @@ import {
   type UnitVolume,
   type Volume,
 } from "./model.js";
-import { composeDependencies, networkProvider, startOrder, stopOrder } from "./start-order.js";
+import { dependencyFacts, dependsOn, networkProvider, startOrder, stopOrder } from "./start-order.js";
 
 export interface GroupingOptions {
   /** The format configured for volumes (`backup.backup_format`). */
@@ -154,19 +153,6 @@ export function networkJoiners<T extends Container>(stopped: readonly T[], candi
   return closure(stopped, candidates, (c, seen) => networkProvider(c, seen) !== undefined);
 }
 
-/** Whether `container` names the compose service of one of `others`, in its own project, in its depends_on. */
-function dependsOnAny(container: Container, others: readonly Container[]): boolean {
-  const project = container.labels[COMPOSE_PROJECT_LABEL];
-  if (project === undefined) return false;
-  const services = composeDependencies(container);
-  return others.some(
-    (o) =>
-      o.labels[COMPOSE_PROJECT_LABEL] === project &&
-      o.labels[COMPOSE_SERVICE_LABEL] !== undefined &&
-      services.includes(o.labels[COMPOSE_SERVICE_LABEL]),
-  );
-}
-
 /**
  * What must stop while the data of `users` is swapped, besides them: the containers of
  * `candidates` that join the network namespace of one of them (see networkJoiners), those of
@@ -174,14 +160,13 @@ function dependsOnAny(container: Container, others: readonly Container[]): boole
  * dependent left running would carry on across the swap with what it holds from the data that
  * was replaced (a web app's caches, sessions, or connections to a database now older), as
  * compose's `depends_on` with `restart: true` restarts a service with what it depends on.
- * Compose v1 records no `depends_on`: only the network namespace relates its containers.
+ * Where a compose v1 project's files could not be read, only the network namespace relates its
+ * containers.
  */
 export function dependents<T extends Container>(users: readonly T[], candidates: readonly T[]): T[] {
-  return closure(
-    users,
-    candidates,
-    (c, seen) => networkProvider(c, seen) !== undefined || dependsOnAny(c, seen),
-  );
+  const facts = new Map([...users, ...candidates].map((c) => [c, dependencyFacts(c)]));
+  const factsOf = (c: T) => facts.get(c) ?? dependencyFacts(c);
+  return closure(users, candidates, (c, seen) => seen.some((s) => dependsOn(factsOf(c), factsOf(s))));
 }
 
 /**
