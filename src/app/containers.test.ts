@@ -83,6 +83,24 @@ async function nextWaveAfterBoth(
   fake.finish(next);
 }
 
+/**
+ * Two calls in flight at once; the first ending lets `next` go while the other is still pending
+ * (then all end).
+ */
+async function nextWhileOtherPending(
+  fake: ReturnType<typeof pendingEngine>,
+  both: [string, string],
+  next: string,
+): Promise<void> {
+  await fake.settle();
+  expect(fake.calls).toEqual(both);
+  fake.finish(both[0]);
+  await fake.settle();
+  expect(fake.calls).toEqual([...both, next]);
+  fake.finish(next);
+  fake.finish(both[1]);
+}
+
 describe("stopContainers", () => {
   it("stops dependents side by side, and what they depend on once they have stopped", async () => {
     const db = service("db");
@@ -118,14 +136,8 @@ describe("stopContainers", () => {
     const cron = service("cron");
     const fake = pendingEngine();
     const done = stopContainers(fake.engine, [web, cron, db], 10, log);
-    await fake.settle();
-    expect(fake.calls).toEqual(["stop id-web", "stop id-cron"]);
-    fake.finish("stop id-web");
-    await fake.settle();
-    // cron is still stopping: db goes now all the same.
-    expect(fake.calls).toEqual(["stop id-web", "stop id-cron", "stop id-db"]);
-    fake.finish("stop id-db");
-    fake.finish("stop id-cron");
+    // cron is still stopping: db goes once web has stopped all the same.
+    await nextWhileOtherPending(fake, ["stop id-web", "stop id-cron"], "stop id-db");
     expect((await done).stopped.map((c) => c.name)).toEqual(["web", "cron", "db"]);
   });
 });
@@ -137,14 +149,8 @@ describe("startContainers", () => {
     const web = service("web", "db:service_started:false");
     const fake = pendingEngine();
     const done = startContainers(fake.engine, [db, slow, web], 10, log);
-    await fake.settle();
-    expect(fake.calls).toEqual(["start id-db", "start id-search"]);
-    fake.finish("start id-db");
-    await fake.settle();
-    // search has not started yet (a slow health check, say): web goes now all the same.
-    expect(fake.calls).toEqual(["start id-db", "start id-search", "start id-web"]);
-    fake.finish("start id-web");
-    fake.finish("start id-search");
+    // search has not started yet (a slow health check, say): web goes once db runs all the same.
+    await nextWhileOtherPending(fake, ["start id-db", "start id-search"], "start id-web");
     expect(await done).toEqual([]);
   });
 
