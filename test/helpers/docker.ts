@@ -126,13 +126,14 @@ export interface ContainerEvent {
 
 /**
  * Runs `run` and returns, beside its result, the engine's kill, die and start events of the
- * containers of compose project `project` meanwhile, in order (a second either side).
+ * containers of compose project `project` meanwhile, in order (from the millisecond `run` began:
+ * a start just before, such as the project's `up`, must not count as the run's).
  */
 export async function withProjectEvents<R>(
   project: string,
   run: () => Promise<R>,
 ): Promise<{ result: R; events: ContainerEvent[] }> {
-  const since = String(Math.floor(Date.now() / 1000) - 1);
+  const since = (Date.now() / 1000).toFixed(3);
   const result = await run();
   const out = await docker(
     "events",
