@@ -15,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs, promisify } from "node:util";
 // The content hash kopi-docka's init gives a new repository (built by `npm run bench` first).
 import { CONTENT_HASH, GENERATED_PASSWORD_KEY_DERIVATION } from "../dist/adapters/kopia/argv.js";
+import { MIN_PARALLEL_FILE_READS } from "../dist/app/policy.js";
 
 const execFileAsync = promisify(execFile);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -25,6 +26,10 @@ const MiB = 1024 * 1024;
 const RAW_UNCACHED = "kopia, no cache";
 /** Raw Kopia as it comes: a repository with Kopia's own defaults (content hash, no compression). */
 const RAW_DEFAULTS = "kopia, Kopia's defaults";
+/** How many files kopi-docka has Kopia read at once on this machine, where it sets a number (app/policy.ts). */
+const KD_PARALLEL = os.availableParallelism() < MIN_PARALLEL_FILE_READS ? MIN_PARALLEL_FILE_READS : undefined;
+/** Raw Kopia told to read as many files at once as kopi-docka has it read here. */
+const RAW_PARALLEL = `kopia --parallel=${KD_PARALLEL}`;
 
 const { values: opt } = parseArgs({
   options: {
@@ -444,7 +449,8 @@ async function dataBenchmark() {
   const rawBackup = async (raw, phase, round, tool = "kopia") => {
     await settle();
     const before = await repoBytes(raw.repo);
-    const r = await raw.kopia(["snapshot", "create", mountpoint, "--json"]);
+    const parallel = tool === RAW_PARALLEL ? [`--parallel=${KD_PARALLEL}`] : [];
+    const r = await raw.kopia(["snapshot", "create", mountpoint, "--json", ...parallel]);
     const snap = JSON.parse(r.stdout);
     const c = {
       phase,
@@ -487,6 +493,15 @@ async function dataBenchmark() {
   };
 
   // 1. First backups: each round on fresh repositories (the earlier round's are removed).
+  // Raw Kopia reading as many files at once as kopi-docka has it read, where kopi-docka sets a
+  // number: what is left is kopi-docka's own cost.
+  const tools = ["raw", "direct", "tar", "rawDefaults", ...(KD_PARALLEL ? ["rawParallel"] : [])];
+  const backupWith = async (ws, tool, phase, round) => {
+    if (tool === "raw") await rawBackup(ws.raw, phase, round);
+    else if (tool === "rawDefaults") await rawBackup(ws.rawDefaults, phase, round, RAW_DEFAULTS);
+    else if (tool === "rawParallel") await rawBackup(ws.rawParallel, phase, round, RAW_PARALLEL);
+    else await kdBackup(ws[tool], tool, phase, round);
+  };
   let workspaces;
   for (let round = 0; round < repeats; round++) {
     if (workspaces) for (const ws of Object.values(workspaces)) await fs.rm(ws.dir, { recursive: true, force: true });
@@ -495,15 +510,11 @@ async function dataBenchmark() {
       rawDefaults: await rawKopiaWorkspace(`raw-defaults-${round}`, { kopiaDefaults: true }),
       direct: await kopiDockaWorkspace(`direct-${round}`),
       tar: await kopiDockaWorkspace(`tar-${round}`),
+      ...(KD_PARALLEL ? { rawParallel: await rawKopiaWorkspace(`raw-parallel-${round}`) } : {}),
     };
-    const ws = workspaces;
-    for (const tool of rotated(["raw", "direct", "tar", "rawDefaults"], round)) {
-      if (tool === "raw") await rawBackup(ws.raw, "first backup", round);
-      else if (tool === "rawDefaults") await rawBackup(ws.rawDefaults, "first backup", round, RAW_DEFAULTS);
-      else await kdBackup(ws[tool], tool, "first backup", round);
-    }
+    for (const tool of rotated(tools, round)) await backupWith(workspaces, tool, "first backup", round);
   }
-  const { raw, rawDefaults, direct, tar } = workspaces;
+  const { raw, direct, tar } = workspaces;
 
   // 2. Each round changes the data anew, then backs it up with each tool.
   const changes = [];
@@ -511,11 +522,7 @@ async function dataBenchmark() {
     const change = await changeDataset(mountpoint, dataset, round);
     changes.push(change);
     log(`change ${round + 1}/${repeats}: ${mib(change.bytesChanged)} of new bytes`);
-    for (const tool of rotated(["raw", "direct", "tar", "rawDefaults"], round)) {
-      if (tool === "raw") await rawBackup(raw, "second backup", round);
-      else if (tool === "rawDefaults") await rawBackup(rawDefaults, "second backup", round, RAW_DEFAULTS);
-      else await kdBackup(tool === "direct" ? direct : tar, tool, "second backup", round);
-    }
+    for (const tool of rotated(tools, round)) await backupWith(workspaces, tool, "second backup", round);
     for (const c of samples.filter((c) => c.phase === "second backup" && c.round === round))
       c.growthPerChangedByte = c.repoBytesAdded / change.bytesChanged;
   }
@@ -595,10 +602,15 @@ async function dataBenchmark() {
     if (uncached && c.tool !== RAW_UNCACHED) c.wallRatioToKopiaUncached = c.wallMs / uncached.wallMs;
     const defaults = samples.find((r) => r.phase === c.phase && r.round === c.round && r.tool === RAW_DEFAULTS);
     if (defaults && c.tool !== RAW_DEFAULTS) c.wallRatioToKopiaDefaults = c.wallMs / defaults.wallMs;
+    const parallel = samples.find((r) => r.phase === c.phase && r.round === c.round && r.tool === RAW_PARALLEL);
+    if (parallel && c.tool !== RAW_PARALLEL) {
+      c.wallRatioToKopiaParallel = c.wallMs / parallel.wallMs;
+      c.wallOverKopiaParallelMs = c.wallMs - parallel.wallMs;
+    }
   }
   const cases = [];
   for (const phase of ["first backup", "second backup", "restore"])
-    for (const tool of ["kopia", RAW_UNCACHED, RAW_DEFAULTS, "kopi-docka direct", "kopi-docka tar"]) {
+    for (const tool of ["kopia", RAW_UNCACHED, RAW_DEFAULTS, RAW_PARALLEL, "kopi-docka direct", "kopi-docka tar"]) {
       const of = samples.filter((c) => c.phase === phase && c.tool === tool);
       if (of.length === 0) continue;
       const pick = (key) => median(of.map((c) => c[key]));
@@ -614,6 +626,8 @@ async function dataBenchmark() {
         wallRatioToKopiaOnly: pick("wallRatioToKopiaOnly"),
         wallRatioToKopiaUncached: pick("wallRatioToKopiaUncached"),
         wallRatioToKopiaDefaults: pick("wallRatioToKopiaDefaults"),
+        wallRatioToKopiaParallel: pick("wallRatioToKopiaParallel"),
+        wallOverKopiaParallelMs: pick("wallOverKopiaParallelMs"),
         kopiaOnlyWallMs: pick("kopiaOnlyWallMs"),
         flushMs: pick("flushMs"),
         wallOverKopiaMs: pick("wallOverKopiaMs"),
@@ -873,9 +887,14 @@ function targets(data, scale, files) {
       met: kd2.growthPerChangedByte <= 1.5,
     });
     const kd1 = find("first backup", "kopi-docka direct");
-    out.push({ target: "first backup, direct: wall <= 1.10 x raw kopia", value: kd1.wallRatioToKopia, met: kd1.wallRatioToKopia <= 1.1 });
+    const sameReads = (text) => (KD_PARALLEL && text ? ` (${text} raw ${RAW_PARALLEL}, as kopi-docka has it read here)` : "");
     out.push({
-      target: "second backup, direct: wall <= raw kopia + 2 s (seconds over raw)",
+      target: `first backup, direct: wall <= 1.10 x raw kopia${sameReads(kd1.wallRatioToKopiaParallel && `${x(kd1.wallRatioToKopiaParallel)} of`)}`,
+      value: kd1.wallRatioToKopia,
+      met: kd1.wallRatioToKopia <= 1.1,
+    });
+    out.push({
+      target: `second backup, direct: wall <= raw kopia + 2 s (seconds over raw)${sameReads(kd2.wallOverKopiaParallelMs !== undefined && `${(kd2.wallOverKopiaParallelMs / 1000).toFixed(2)} s over`)}`,
       value: kd2.wallOverKopiaMs / 1000,
       met: kd2.wallOverKopiaMs <= 2000,
     });
@@ -936,6 +955,12 @@ function markdown(result) {
       "",
       `"kopia" is raw Kopia on a repository made as kopi-docka makes its own with the password init generates (content hash ${CONTENT_HASH}, key derivation ${GENERATED_PASSWORD_KEY_DERIVATION}, zstd compression): the ratios measure kopi-docka's own cost. "${RAW_DEFAULTS}" is raw Kopia on a repository as Kopia makes one by itself (BLAKE2B-256-128, scrypt-65536-8-1, no compression), for first and second backups: what the repository's format saves${defaultsRatios(result.data)}.`,
       "",
+      ...(KD_PARALLEL
+        ? [
+            `"${RAW_PARALLEL}" is raw Kopia on a repository like "kopia"'s, told to read ${KD_PARALLEL} files at once as kopi-docka has it read on a machine with fewer than ${MIN_PARALLEL_FILE_READS} processors (Kopia's default is one per processor): kopi-docka's ratio to it is its own cost alone.`,
+            "",
+          ]
+        : []),
       "Kopia's part: for a backup, Kopia's own time for the data snapshots (from their manifests; a snapshot kopi-docka started ahead of the stop counts from when the last container had stopped); for kopi-docka's restore, its restore of the data beside the volume (kopia, the metadata record, the flush to disk); for raw Kopia's restore, `kopia restore` alone.",
       "",
       `Before each case: \`sync\`${m.pageCacheDroppedBeforeEachCase ? " and the page cache emptied (every tool reads its input from disk)" : " (the page cache could not be emptied here)"}. Each case ran ${result.data.repeats} times, interleaved (the order of the tools rotated each round; first backups each on fresh repositories, second backups each after a new ${d.changePercent}% change). Medians; ratios are the median of each round's ratio to raw Kopia in that round; peak RSS is the highest of the rounds.`,

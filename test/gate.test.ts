@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GateMissedError, KopiaClient } from "../src/adapters/kopia/kopia-client.js";
 import { createWorkspace, ROOT, type Workspace } from "./helpers/cli.js";
 import { containerState, createVolume, docker, removeLabelled, runContainer } from "./helpers/docker.js";
-import { processesMatching } from "./helpers/processes.js";
+import { processesMatching, waitForProcesses } from "./helpers/processes.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -118,6 +118,46 @@ describe("snapshot gate (real kopia)", () => {
     expect(await fs.readFile(path.join(target, "shutdown"), "utf8")).toBe("clean\n");
     expect((await fs.stat(path.join(target, "last-state.bin"))).size).toBe(4 * 1024 * 1024);
     expect(await fs.readFile(path.join(target, "before"), "utf8")).toBe("written while running\n");
+  });
+
+  it("kopia reads four files at once where the machine has fewer than four processors, unless a policy says how many", async () => {
+    // The unit of the test above: its container takes a second to stop, while the gated kopia waits.
+    const data = (await docker("volume", "inspect", "--format", "{{.Mountpoint}}", `${unit}-data`)).trim();
+    const parallelOfBackup = async () => {
+      let argv: string[] | undefined;
+      const running = ws.start(["backup", "--unit", unit, "--json"]);
+      await waitForProcesses((c) => {
+        const match = c.includes(ws.dir) && c.includes("snapshot\0create\0") && c.includes(`\0${data}\0`);
+        if (match) argv = c.split("\0");
+        return match;
+      });
+      const result = await running.done;
+      expect(result.code, result.stderr).toBe(0);
+      expect(argv, "the volume's kopia snapshot was not seen").toBeDefined();
+      return (argv ?? []).filter((a) => a.startsWith("--parallel"));
+    };
+    expect(await parallelOfBackup()).toEqual(os.availableParallelism() < 4 ? ["--parallel=4"] : []);
+    // A policy that says how many wins: kopi-docka leaves the number to it.
+    const policy = (value: string) =>
+      execFileAsync(
+        "kopia",
+        [
+          `--config-file=${path.join(ws.dir, "kopia", "repository.config")}`,
+          "policy",
+          "set",
+          "--global",
+          `--max-parallel-file-reads=${value}`,
+        ],
+        { env: { ...process.env, KOPIA_PASSWORD: ws.password } },
+      );
+    await policy("1");
+    try {
+      expect((await client.policies()).global.maxParallelFileReads).toBe(1);
+      expect(await parallelOfBackup()).toEqual([]);
+    } finally {
+      await policy("inherit");
+    }
+    expect((await client.policies()).global.maxParallelFileReads).toBeUndefined();
   });
 
   it("aborted at the gate: nothing read, nothing saved", async () => {

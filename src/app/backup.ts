@@ -1,9 +1,11 @@
 // The backup use case: cold, consistent snapshots of each unit's data, containers back as they were.
 import { randomUUID } from "node:crypto";
 import { constants, promises as fs } from "node:fs";
+import os from "node:os";
 import { Readable } from "node:stream";
 import { collectFsMetadata, surveyTree } from "../adapters/fs/metadata.js";
 import { findOpenFiles } from "../adapters/host/open-files.js";
+import type { SnapshotCreateOptions } from "../adapters/kopia/argv.js";
 import {
   type GatedSnapshot,
   GateMissedError,
@@ -43,7 +45,14 @@ import {
 import type { Context } from "./context.js";
 import { type Discovery, discover, selectUnits } from "./discover.js";
 import { type MaintenanceOutcome, maintainWhenDue } from "./maintenance.js";
-import { applyGlobalPolicy, cacheDirsFromGlobal, gateable, policiesOf, syncSourcePolicy } from "./policy.js";
+import {
+  applyGlobalPolicy,
+  cacheDirsFromGlobal,
+  gateable,
+  parallelFileReads,
+  policiesOf,
+  syncSourcePolicy,
+} from "./policy.js";
 import { checkFreeSpace, checkRepositoryWritable, estimateNewData, hasRoomFor } from "./preflight.js";
 import { stageDockerConfig, stageNetworks, stageRecipe } from "./recipe.js";
 import { exclusiveRun, journalOf, type RecoverReport, writeRunRecord } from "./run-guard.js";
@@ -115,6 +124,13 @@ interface PlannedItem {
   metadataTags: Tags;
   /** Gitignore-style patterns: the config's, and the label of every container mounting the item. */
   excludes: string[];
+  /** Files Kopia reads at once for a direct snapshot, where kopi-docka sets it (see parallelFileReads). */
+  parallel?: number;
+}
+
+/** A direct item's snapshot: its tags, and how many files Kopia reads at once where kopi-docka says. */
+function snapshotOptions(item: PlannedItem, sizeBytes: number): SnapshotCreateOptions {
+  return { tags: item.tags(sizeBytes), ...(item.parallel ? { parallel: item.parallel } : {}) };
 }
 
 function planItems(
@@ -341,6 +357,8 @@ interface RepositoryState {
   cacheDirsFromGlobal: (source: string) => boolean;
   /** Whether a snapshot of a source can start ahead of the stop (see gateable). */
   gateable: (source: string) => boolean;
+  /** The `--parallel` for a direct snapshot of a source, if any (see parallelFileReads). */
+  parallelReads: (source: string) => number | undefined;
 }
 
 /** What the run reads of the repository before it checks anything. */
@@ -378,6 +396,7 @@ async function checkRepository(
     },
     cacheDirsFromGlobal: (source) => cacheDirsFromGlobal(own, source),
     gateable: (source) => gateable(own, source),
+    parallelReads: (source) => parallelFileReads(policies.global, own, source, os.availableParallelism()),
     sourcePolicies: new Map(own.sources.map((p) => [p.path, p])),
   };
 }
@@ -434,7 +453,7 @@ function unitGates(
       started.set(
         next,
         ctx.kopia
-          .startGatedSnapshot(item.path, { tags: item.tags(sizes[next] ?? 0) }, ctx.signal)
+          .startGatedSnapshot(item.path, snapshotOptions(item, sizes[next] ?? 0), ctx.signal)
           .catch((error: unknown) => {
             ctx.log.info(`${item.name}: Kopia starts after the stop (${errorMessage(error)})`);
             return undefined;
@@ -551,6 +570,10 @@ async function prepareUnit(
       const warning = `volume ${item.name} holds ${names.length} name(s) that are not valid UTF-8 (${sample}): written in the TAR format, which keeps them`;
       result.warnings.push(warning);
       log.warn(`${unit.name}: ${warning}`);
+    }
+    for (const item of items) {
+      const parallel = item.format === "direct" ? repo.parallelReads(item.path) : undefined;
+      if (parallel) item.parallel = parallel;
     }
     // The first direct snapshot starts now: Kopia's own start runs while the containers still run.
     prepared.gates = unitGates(
@@ -798,7 +821,7 @@ async function backupUnit(
       }
       gates.ahead(index + 1);
       const [record, metadata] = await Promise.all([
-        ctx.kopia.snapshotCreate(item.path, { tags: item.tags(sizeBytes) }, ctx.signal),
+        ctx.kopia.snapshotCreate(item.path, snapshotOptions(item, sizeBytes), ctx.signal),
         collectFsMetadata(item.path),
       ]);
       itemResult.snapshotId = record.id;

@@ -3,7 +3,15 @@ import type { GlobalPolicyChange, SourcePolicyChange } from "../adapters/kopia/a
 import { GATE_ACTIONS } from "../adapters/kopia/gate.js";
 import type { Policies } from "../adapters/kopia/kopia-client.js";
 import type { Context } from "./context.js";
-import { applyGlobalPolicy, cacheDirsFromGlobal, gateable, policiesOf, syncSourcePolicy } from "./policy.js";
+import {
+  applyGlobalPolicy,
+  cacheDirsFromGlobal,
+  gateable,
+  MIN_PARALLEL_FILE_READS,
+  parallelFileReads,
+  policiesOf,
+  syncSourcePolicy,
+} from "./policy.js";
 
 /** kopia's policy calls faked: what would be written is recorded. */
 function context() {
@@ -133,6 +141,50 @@ describe("cacheDirsFromGlobal", () => {
           volume,
         ),
       ).toBe(false);
+  });
+});
+
+describe("parallelFileReads", () => {
+  const none: Pick<Policies, "sources" | "levels"> = { sources: [], levels: [] };
+  const source = "/var/lib/docker/volumes/db/_data";
+  const at = (path: string, maxParallelFileReads: number) => ({
+    host: "h",
+    user: "root",
+    path,
+    ignore: [],
+    ignoreCacheDirs: undefined,
+    actions: false,
+    maxParallelFileReads,
+  });
+
+  it("four files at once where Kopia would read one per processor and fewer than four", () => {
+    expect(MIN_PARALLEL_FILE_READS).toBe(4);
+    for (const cpus of [1, 2, 3]) expect(parallelFileReads({}, none, source, cpus)).toBe(4);
+  });
+
+  it("Kopia's own choice with four processors or more", () => {
+    for (const cpus of [4, 8, 64]) expect(parallelFileReads({}, none, source, cpus)).toBeUndefined();
+  });
+
+  it("Kopia's own choice where a policy that applies says how many (the user's setting wins)", () => {
+    expect(parallelFileReads({ maxParallelFileReads: 1 }, none, source, 2)).toBeUndefined();
+    expect(parallelFileReads({}, { ...none, sources: [at(source, 2)] }, source, 2)).toBeUndefined();
+    expect(
+      parallelFileReads({}, { ...none, sources: [at("/var/lib/docker", 8)] }, source, 2),
+    ).toBeUndefined();
+    const level = {
+      host: "h",
+      user: "",
+      ignoreCacheDirs: undefined,
+      actions: false,
+      maxParallelFileReads: 1,
+    };
+    expect(parallelFileReads({}, { ...none, levels: [level] }, source, 2)).toBeUndefined();
+  });
+
+  it("a path's policy below the source or beside it does not count", () => {
+    const others = [at(`${source}/cache`, 1), at("/var/lib/docker/volumes/dbx", 1)];
+    expect(parallelFileReads({}, { ...none, sources: others }, source, 2)).toBe(4);
   });
 });
 

@@ -143,6 +143,19 @@ describe("kopia argv builders", () => {
     ]);
   });
 
+  it("snapshotCreateArgs with a number of files read at once", () => {
+    expect(snapshotCreateArgs(location, "/data", { tags: {}, gated: true, parallel: 4 })).toEqual([
+      ...BASE,
+      "--no-auto-maintenance",
+      "snapshot",
+      "create",
+      "/data",
+      "--force-enable-actions",
+      "--parallel=4",
+      "--json",
+    ]);
+  });
+
   it("snapshotCreateArgs with override source and description", () => {
     expect(
       snapshotCreateArgs(location, "/staging/x", {

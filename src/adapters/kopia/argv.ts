@@ -94,6 +94,8 @@ export interface SnapshotCreateOptions {
   overrideSource?: string;
   /** Run the policy's actions (the snapshot gate, see gate.ts) even where this client disables them. */
   gated?: boolean;
+  /** Files read at once (`--parallel`), instead of what the source's policy says (see app/policy.ts). */
+  parallel?: number;
 }
 
 /**
@@ -113,6 +115,7 @@ export function snapshotCreateArgs(
     ...(options.stdinFile ? [`--stdin-file=${options.stdinFile}`, "-"] : [source]),
     ...(options.overrideSource ? [`--override-source=${options.overrideSource}`] : []),
     ...(options.gated ? ["--force-enable-actions"] : []),
+    ...(options.parallel ? [`--parallel=${options.parallel}`] : []),
     "--json",
     ...(options.description ? [`--description=${options.description}`] : []),
     ...tagArgs(options.tags),

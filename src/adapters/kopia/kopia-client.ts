@@ -167,6 +167,8 @@ export interface SourcePolicy {
   ignoreCacheDirs: boolean | undefined;
   /** Whether it defines any action (its own, not inherited). */
   actions: boolean;
+  /** How many files a snapshot reads at once, where it says (its own, not inherited). */
+  maxParallelFileReads?: number | undefined;
 }
 
 /** A gate's private directory: `kopi-docka-gate-<pid>-XXXXXX` in the temporary directory. */
@@ -194,6 +196,8 @@ export interface LevelPolicy {
   ignoreCacheDirs: boolean | undefined;
   /** Whether it defines any action (its own, not inherited). */
   actions: boolean;
+  /** How many files a snapshot reads at once, where it says (its own, not inherited). */
+  maxParallelFileReads?: number | undefined;
 }
 
 export interface Policies {
@@ -622,6 +626,7 @@ export class KopiaClient {
             compression: global.compression,
             ignoreCacheDirs: global.files?.ignoreCacheDirs,
             gate: isGate(global.actions),
+            maxParallelFileReads: global.upload?.maxParallelFileReads,
           }
         : {},
       sources: entries
@@ -633,6 +638,7 @@ export class KopiaClient {
           ignore: e.files?.ignore ?? [],
           ignoreCacheDirs: e.files?.ignoreCacheDirs,
           actions: definesActions(e.actions),
+          maxParallelFileReads: e.upload?.maxParallelFileReads,
         })),
       levels: entries
         .filter((e) => !isGlobal(e) && e.target.path === "")
@@ -641,6 +647,7 @@ export class KopiaClient {
           user: e.target.userName,
           ignoreCacheDirs: e.files?.ignoreCacheDirs,
           actions: definesActions(e.actions),
+          maxParallelFileReads: e.upload?.maxParallelFileReads,
         })),
     };
   }

@@ -150,6 +150,7 @@ export const policyListEntrySchema = z
       .passthrough()
       .optional(),
     actions: actionsPolicySchema.optional(),
+    upload: z.object({ maxParallelFileReads: z.number().optional() }).passthrough().optional(),
   })
   .passthrough();
 export const policyListSchema = z.array(policyListEntrySchema);
@@ -158,4 +159,6 @@ export type GlobalPolicyJson = Pick<z.infer<typeof policyListEntrySchema>, "rete
   ignoreCacheDirs?: boolean | undefined;
   /** Whether its snapshot-root actions are the snapshot gate's (see gate.ts). */
   gate?: boolean | undefined;
+  /** How many files a snapshot reads at once, where the policy says (Kopia's default: one per processor). */
+  maxParallelFileReads?: number | undefined;
 };
