@@ -91,9 +91,10 @@ export function cacheDirsFromGlobal(own: Pick<Policies, "sources" | "levels">, s
 /**
  * How many files Kopia reads at once for a snapshot: Kopia's default is one per processor, and
  * Kopia's own work on the data (hash, compression, encryption) waits on each read; with fewer than
- * four processors, four reads keep them busy while a read waits on the disk (a first backup of
- * 2 GiB of this project's benchmark data: 14.1 to 16.3 s against 18.7 to 23.3 s with two, raw
- * Kopia, interleaved, page cache emptied; see docs/benchmarks.md).
+ * four processors, four reads keep them busy while a read waits on the disk (raw Kopia's first
+ * backup of 2 GiB like this project's benchmark data, by hand: median 16.3 s against 18.3 s with
+ * two, ten runs each, interleaved, page cache emptied; 5% in the benchmark's median round; see
+ * docs/benchmarks.md).
  */
 export const MIN_PARALLEL_FILE_READS = 4;
 
