@@ -2,7 +2,12 @@
 // directories kept), and each source's own policy with the unit's ignore rules.
 import type { GlobalPolicyChange } from "../adapters/kopia/argv.js";
 import { GATE_ACTIONS } from "../adapters/kopia/gate.js";
-import type { GlobalPolicyJson, Policies, SourcePolicy } from "../adapters/kopia/kopia-client.js";
+import type {
+  GlobalPolicyJson,
+  LevelPolicy,
+  Policies,
+  SourcePolicy,
+} from "../adapters/kopia/kopia-client.js";
 import { isAtOrBelow } from "../domain/paths.js";
 import type { Context } from "./context.js";
 
@@ -81,11 +86,22 @@ export function gateable(own: Pick<Policies, "sources" | "levels">, source: stri
  * (a parent path's, the user@host's, the host's) says anything about cache directories.
  */
 export function cacheDirsFromGlobal(own: Pick<Policies, "sources" | "levels">, source: string): boolean {
-  const between = [
-    ...own.sources.filter((p) => p.path !== source && isAtOrBelow(source, p.path)),
+  return inheritedBy(own, source, { ownPolicy: false }).every((p) => p.ignoreCacheDirs === undefined);
+}
+
+/**
+ * The policies of `own` (policiesOf this user@host) that `source` inherits from, besides the
+ * global one: its parent paths', the user@host's and the host's, and (ownPolicy) its own.
+ */
+function inheritedBy(
+  own: Pick<Policies, "sources" | "levels">,
+  source: string,
+  { ownPolicy }: { ownPolicy: boolean },
+): (SourcePolicy | LevelPolicy)[] {
+  return [
+    ...own.sources.filter((p) => (ownPolicy || p.path !== source) && isAtOrBelow(source, p.path)),
     ...own.levels,
   ];
-  return between.every((p) => p.ignoreCacheDirs === undefined);
 }
 
 /**
@@ -112,10 +128,8 @@ export function parallelFileReads(
   cpus: number,
 ): number | undefined {
   if (cpus >= MIN_PARALLEL_FILE_READS || global.maxParallelFileReads !== undefined) return undefined;
-  const set = (p: { maxParallelFileReads?: number | undefined }) => p.maxParallelFileReads !== undefined;
-  if (own.levels.some(set) || own.sources.some((p) => set(p) && isAtOrBelow(source, p.path)))
-    return undefined;
-  return MIN_PARALLEL_FILE_READS;
+  const set = inheritedBy(own, source, { ownPolicy: true }).some((p) => p.maxParallelFileReads !== undefined);
+  return set ? undefined : MIN_PARALLEL_FILE_READS;
 }
 
 /**

@@ -342,7 +342,10 @@ async function restorePlanned(
         kind === "volume" ? "" : relocateBind(item.name ?? "", stackPlan?.workingDir, stackPlan?.stackDir),
     });
   }
-  const { containers } = await withComposeFileDependencies(await ctx.docker.listContainers());
+  // Compose v1 projects' dependencies read from their compose files, as discovery reads them.
+  const listContainers = async () =>
+    (await withComposeFileDependencies(await ctx.docker.listContainers())).containers;
+  const containers = await listContainers();
   const volumeNames = new Set(planItems.filter((i) => i.kind === "volume").map((i) => i.name));
   const bindSources = new Set(planItems.filter((i) => i.kind === "bind").map((i) => i.target));
   const affectedOf = (all: readonly Container[]) => {
@@ -373,10 +376,7 @@ async function restorePlanned(
         request.replaceNetworks === true,
       );
     // Containers may have been started again by the recovery: decide what to stop now.
-    const current =
-      recovered.started.length > 0
-        ? (await withComposeFileDependencies(await ctx.docker.listContainers())).containers
-        : containers;
+    const current = recovered.started.length > 0 ? await listContainers() : containers;
     const affected = affectedOf(current);
 
     // Where each item goes: a host path swapped locally, or a volume reached through the Engine API.

@@ -37,10 +37,9 @@ export function registerList(program: Command, helpers: CommandHelpers): void {
               startOrder: u.containers.map((c) => c.name),
               // The dependency graph's levels: each container in the wave after the last it depends on.
               startWaves: waves(u.containers).map((wave) => wave.map((c) => c.name)),
-              // A compose v1 project whose compose files could not be used: why its order is unknown.
-              ...(found.orderProblems.has(u.name)
-                ? { startOrderUnknown: found.orderProblems.get(u.name) }
-                : {}),
+              // A compose v1 project whose compose files could not be used: why its order is unknown
+              // (left out of the JSON elsewhere: undefined).
+              startOrderUnknown: found.orderProblems.get(u.name),
               volumes: u.volumes.map((v) => ({
                 name: v.volume.name,
                 driver: v.volume.driver,
