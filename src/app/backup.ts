@@ -3,7 +3,8 @@ import { randomUUID } from "node:crypto";
 import { constants, promises as fs } from "node:fs";
 import os from "node:os";
 import { Readable } from "node:stream";
-import { collectFsMetadata, surveyTree } from "../adapters/fs/metadata.js";
+import { type ChangedFiles, collectFsMetadata, surveyTree } from "../adapters/fs/metadata.js";
+import { type ReadAhead, startReadAhead } from "../adapters/fs/read-ahead.js";
 import { findOpenFiles } from "../adapters/host/open-files.js";
 import type { SnapshotCreateOptions } from "../adapters/kopia/argv.js";
 import {
@@ -20,6 +21,13 @@ import { ExitCode, ExternalError, errorMessage, InterruptedError, UsageError } f
 import { EXCLUDE_LABEL, mergeExcludes, parseExcludeLabel, tarExcludePattern } from "../domain/excludes.js";
 import { FS_METADATA_FILE, type FsMetadata, fsMetadataSourcePath } from "../domain/fs-metadata.js";
 import type { BackupFormat, BackupScope, BackupUnit, Container } from "../domain/model.js";
+import {
+  changedSinceNs,
+  READ_AHEAD_MIN_FILE_BYTES,
+  type ReadAheadFile,
+  readAheadBudget,
+  withinBudget,
+} from "../domain/read-ahead.js";
 import { type CoverageEntry, composeFilesOf, resolveThroughMounts } from "../domain/recipe.js";
 import type { SnapshotRecord } from "../domain/restore-points.js";
 import { errorDetail, type RunErrorDetail, type RunRecord } from "../domain/run-record.js";
@@ -55,7 +63,7 @@ import {
 } from "./policy.js";
 import { checkFreeSpace, checkRepositoryWritable, estimateNewData, hasRoomFor } from "./preflight.js";
 import { stageDockerConfig, stageNetworks, stageRecipe } from "./recipe.js";
-import { exclusiveRun, journalOf, type RecoverReport, writeRunRecord } from "./run-guard.js";
+import { exclusiveRun, journalOf, type RecoverReport, runRecordsOf, writeRunRecord } from "./run-guard.js";
 
 export interface BackupRequest {
   units: readonly string[];
@@ -77,6 +85,8 @@ export interface SnapshotItemResult {
   fallbackReason?: string;
   snapshotId?: string;
   sizeBytes: number;
+  /** Bytes of its files changed since the unit's last backup that were read ahead for Kopia. */
+  readAheadBytes?: number;
   durationMs?: number;
   error?: string;
 }
@@ -417,6 +427,8 @@ interface PreparedUnit {
   items: PlannedItem[];
   /** Bytes of each item, as walked before the stop. */
   sizes: number[];
+  /** Each item's large files changed since the unit's last backup, read ahead for Kopia at the stop. */
+  readAhead: ReadAheadFile[][];
   staged: StagedItem[];
   result: UnitBackupResult;
   /** Direct snapshots started ahead of the stop (none until the unit is ready). */
@@ -505,6 +517,7 @@ async function prepareUnit(
     backupId,
     items,
     sizes: [],
+    readAhead: [],
     staged: [],
     result,
     gates: unitGates(ctx, items, [], []),
@@ -518,7 +531,11 @@ async function prepareUnit(
   try {
     // Units run one after another: what discovery saw may have changed since. A volume that is
     // gone fails the unit before anything stops; containers removed or stopped since are left alone.
-    const present = await Promise.all(unit.volumes.map((v) => ctx.docker.inspectVolume(v.volume.name)));
+    // (Beside it: when the unit's last backup began, from which its files count as changed.)
+    const [present, lastBackup] = await Promise.all([
+      Promise.all(unit.volumes.map((v) => ctx.docker.inspectVolume(v.volume.name))),
+      runRecordsOf(ctx).lastSuccessfulBackup(unit.name),
+    ]);
     const gone = unit.volumes.find((_, index) => !present[index]);
     if (gone)
       return fail(
@@ -529,8 +546,13 @@ async function prepareUnit(
     // of what the recipe saves: the recipe, the networks and the daemon configuration do not change
     // when the containers stop.
     // Kopia's policy for each direct item, beside both (kopia is called only where it differs).
+    const budget = lastBackup ? readAheadBudget(os.freemem()) : 0;
+    const changed = (item: PlannedItem): ChangedFiles | undefined =>
+      lastBackup && budget > 0 && item.format === "direct"
+        ? { minBytes: READ_AHEAD_MIN_FILE_BYTES, sinceNs: changedSinceNs(lastBackup), maxBytes: budget }
+        : undefined;
     const [surveys, staged, policies] = await Promise.all([
-      Promise.all(items.map((i) => surveyTree(i.path))),
+      Promise.all(items.map((i) => surveyTree(i.path, { changed: changed(i) }))),
       stageUnit(ctx, prepared, allContainers, scope).then(
         (value) => ({ value }),
         (error: unknown) => ({ error }),
@@ -571,6 +593,11 @@ async function prepareUnit(
       result.warnings.push(warning);
       log.warn(`${unit.name}: ${warning}`);
     }
+    // (An item found to need TAR above reads nothing ahead: TAR reads all of it anyway.)
+    prepared.readAhead = withinBudget(
+      items.map((item, index) => (item.format === "direct" ? (surveys[index]?.changed ?? []) : [])),
+      budget,
+    );
     for (const item of items) {
       const parallel = item.format === "direct" ? repo.parallelReads(item.path) : undefined;
       if (parallel) item.parallel = parallel;
@@ -732,6 +759,8 @@ async function backupUnit(
   let stoppedContainers: Container[] = [];
   let toStart: Container[] = [];
   let journalId: string | undefined;
+  let readAhead: ReadAhead | undefined;
+  let readAheadEnded: Promise<void> = Promise.resolve();
   let phase = "stop";
   const metadataRecords: { item: PlannedItem; metadata: FsMetadata }[] = [];
   // The gated snapshots' manifests: the last one is written while the containers start again.
@@ -746,6 +775,7 @@ async function backupUnit(
         stoppedAt: ctx.clock.now().toISOString(),
         containers: plan.start.map((c) => ({ id: c.id, name: c.name })),
       });
+    readAhead = startUnitReadAhead(ctx, prepared);
     const stop = await stopContainers(ctx.docker, plan.stop, settings.config.backup.stop_timeout, log);
     stoppedContainers = stop.stopped;
     result.stopped = stop.stopped.map((c) => c.name);
@@ -833,6 +863,14 @@ async function backupUnit(
     failSnapshots(result, phase, error, ctx.signal);
   } finally {
     gates.abandon();
+    // Kopia has read what it reads: the reading ahead ends (its count lands in the items).
+    if (readAhead)
+      readAheadEnded = readAhead.stop().then((bytes) => {
+        for (const [index, item] of result.items.entries()) {
+          const read = bytes[index] ?? 0;
+          if (read > 0) item.readAheadBytes = read;
+        }
+      });
     const stoppedIds = new Set(stoppedContainers.map((c) => c.id));
     toStart = plan.start.filter((c) => stoppedIds.has(c.id));
     result.notRestarted = await startContainers(
@@ -852,7 +890,7 @@ async function backupUnit(
   const startedAt = Date.now();
   const failedToStart = new Set(result.notRestarted.map((p) => p.container));
   const finished = (async () => {
-    await Promise.all(records);
+    await Promise.all([...records, readAheadEnded]);
     if (lastRecord)
       await lastRecord.catch((error: unknown) => {
         if (result.status === "ok") failSnapshots(result, "snapshot", error, ctx.signal);
@@ -889,6 +927,20 @@ async function backupUnit(
     }
   })();
   return { result, finished };
+}
+
+/**
+ * Reads the unit's large files changed since its last backup into the page cache from the moment
+ * its containers begin to stop, so that Kopia finds them there (see domain/read-ahead.ts).
+ */
+function startUnitReadAhead(ctx: Context, prepared: PreparedUnit): ReadAhead | undefined {
+  const files = prepared.readAhead.flat();
+  if (files.length === 0) return undefined;
+  const bytes = files.reduce((sum, f) => sum + f.bytes, 0);
+  ctx.log.info(
+    `unit ${prepared.unit.name}: reading ahead ${files.length} file(s) changed since its last backup (${(bytes / 1024 / 1024).toFixed(0)} MiB) for Kopia`,
+  );
+  return startReadAhead(prepared.readAhead);
 }
 
 /**

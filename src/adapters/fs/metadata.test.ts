@@ -728,17 +728,60 @@ describe("surveyTree", () => {
         sizeBytes: 1025,
         nonUtf8Names: ["bad-\\xff"],
         directory: true,
+        changed: [],
       });
       expect(await surveyTree(path.join(root, "b"))).toEqual({
         sizeBytes: 24,
         nonUtf8Names: [],
         directory: false,
+        changed: [],
       });
       expect(await surveyTree(path.join(root, "missing"))).toEqual({
         sizeBytes: 0,
         nonUtf8Names: [],
         directory: false,
+        changed: [],
       });
+    } finally {
+      await fs.rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it("lists the regular files this large modified since the time asked for, until they add up to the limit", async () => {
+    const root = await fs.mkdtemp(path.join(os.tmpdir(), "kd-survey-"));
+    try {
+      const since = new Date("2026-01-01T00:00:00Z");
+      const at = async (rel: string | Buffer, bytes: number, when: string) => {
+        const file = Buffer.concat([Buffer.from(`${root}/`), Buffer.from(rel)]);
+        await fs.mkdir(path.dirname(file.toString()), { recursive: true });
+        await fs.writeFile(file, Buffer.alloc(bytes));
+        await fs.utimes(file, new Date(when), new Date(when));
+      };
+      await at("db/changed.bin", 4096, "2026-01-02T00:00:00Z");
+      await at("db/steady.bin", 4096, "2025-12-31T00:00:00Z");
+      await at("small-changed", 100, "2026-01-02T00:00:00Z");
+      await at(Buffer.from([0x62, 0xff]), 5000, "2026-01-02T00:00:00Z");
+      await fs.symlink("db/changed.bin", path.join(root, "link"));
+      for (const walker of ["auto", "node"] as const) {
+        const survey = await surveyTree(root, {
+          walker,
+          changed: { minBytes: 4096, sinceNs: BigInt(since.getTime()) * 1_000_000n, maxBytes: 1 << 20 },
+        });
+        expect(
+          survey.changed.map((f) => [f.path.subarray(root.length + 1).toString("latin1"), f.bytes]).sort(),
+          walker,
+        ).toEqual([
+          ["b\xff", 5000],
+          ["db/changed.bin", 4096],
+        ]);
+        // It stops listing once the limit is reached (the walk goes on: the size is whole).
+        const capped = await surveyTree(root, {
+          walker,
+          changed: { minBytes: 4096, sinceNs: BigInt(since.getTime()) * 1_000_000n, maxBytes: 4096 },
+        });
+        expect(capped.changed).toHaveLength(1);
+        expect(capped.sizeBytes).toBe(4096 * 2 + 100 + 5000);
+      }
     } finally {
       await fs.rm(root, { recursive: true, force: true });
     }

@@ -22,6 +22,7 @@ import {
   printableBytes,
   upgradeFsMetadata,
 } from "../../domain/fs-metadata.js";
+import type { ReadAheadFile } from "../../domain/read-ahead.js";
 import { mapLimited } from "./tree.js";
 import { type EntryStat, type WalkOptions, walkTree } from "./walk.js";
 
@@ -116,26 +117,56 @@ export interface TreeSurvey {
   nonUtf8Names: string[];
   /** Whether root is a directory (not a file, a symbolic link, or missing). */
   directory: boolean;
+  /** The files `changed` asked for (none when it was not given), in no particular order. */
+  changed: ReadAheadFile[];
+}
+
+/** Which files the survey lists as changed: regular files this large, modified since then. */
+export interface ChangedFiles {
+  minBytes: number;
+  sinceNs: bigint;
+  /** It stops listing once the files listed add up to this many bytes. */
+  maxBytes: number;
 }
 
 /**
- * One walk of a data item before its containers stop: its size and its non-UTF-8 names. A root
- * that is not there (a volume read through the Engine API) is empty.
+ * One walk of a data item before its containers stop: its size, its non-UTF-8 names and (when
+ * asked) its files changed since a time. A root that is not there (a volume read through the
+ * Engine API) is empty.
  */
-export async function surveyTree(root: string, options: WalkOptions = {}): Promise<TreeSurvey> {
+export async function surveyTree(
+  root: string,
+  options: WalkOptions & { changed?: ChangedFiles | undefined } = {},
+): Promise<TreeSurvey> {
   const rootStat = await fs.lstat(root, { bigint: true }).catch(() => undefined);
-  if (!rootStat) return { sizeBytes: 0, nonUtf8Names: [], directory: false };
+  if (!rootStat) return { sizeBytes: 0, nonUtf8Names: [], directory: false, changed: [] };
   if (!rootStat.isDirectory())
-    return { sizeBytes: rootStat.isFile() ? Number(rootStat.size) : 0, nonUtf8Names: [], directory: false };
+    return {
+      sizeBytes: rootStat.isFile() ? Number(rootStat.size) : 0,
+      nonUtf8Names: [],
+      directory: false,
+      changed: [],
+    };
   let size = 0n;
   const found: Buffer[] = [];
+  const changed: ReadAheadFile[] = [];
+  const want = options.changed;
+  const minBytes = BigInt(want?.minBytes ?? 0);
+  let changedBytes = 0;
+  const base = Buffer.from(`${path.resolve(root)}/`);
   await walkTree(
     path.resolve(root),
     rootStat,
     true,
     (e) => {
       if (!e.nameValid) found.push(e.rel);
-      if (e.st?.isFile()) size += e.st.size;
+      const st = e.st;
+      if (!st?.isFile()) return;
+      size += st.size;
+      if (want && changedBytes < want.maxBytes && st.size >= minBytes && st.mtimeNs >= want.sinceNs) {
+        changed.push({ path: Buffer.concat([base, e.rel]), bytes: Number(st.size) });
+        changedBytes += Number(st.size);
+      }
     },
     options,
   );
@@ -143,6 +174,7 @@ export async function surveyTree(root: string, options: WalkOptions = {}): Promi
     sizeBytes: Number(size),
     nonUtf8Names: found.sort(Buffer.compare).map((b) => printableBytes(b)),
     directory: true,
+    changed,
   };
 }
 

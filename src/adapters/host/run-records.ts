@@ -4,6 +4,9 @@ import path from "node:path";
 import { type HistoryEntry, parseRunRecord, type RunRecord, recordStamp } from "../../domain/run-record.js";
 import { writePrivateFile } from "../fs/private-file.js";
 
+/** What follows `<unit>_` in a record's name. */
+const RECORD_SUFFIX = /^\d{8}_\d{6}(_\d+)?\.json$/;
+
 export class RunRecords {
   constructor(private readonly basePath: string) {}
 
@@ -24,6 +27,35 @@ export class RunRecords {
       }
     }
     throw new Error(`too many run records named ${base}`);
+  }
+
+  /**
+   * When the unit's newest successful backup began (its record's name and time), without reading
+   * the other units' records; undefined when it has none. Reads at most the unit's ten newest.
+   */
+  async lastSuccessfulBackup(unit: string): Promise<Date | undefined> {
+    let names: string[];
+    try {
+      names = await fs.readdir(this.dir);
+    } catch {
+      return undefined;
+    }
+    const prefix = `${unit}_`;
+    const newest = names
+      .filter((n) => n.startsWith(prefix) && RECORD_SUFFIX.test(n.slice(prefix.length)))
+      .sort()
+      .reverse()
+      .slice(0, 10);
+    for (const name of newest) {
+      const file = path.join(this.dir, name);
+      const entry = await fs
+        .readFile(file, "utf8")
+        .then((text) => parseRunRecord(file, JSON.parse(text)))
+        .catch(() => undefined);
+      if (entry?.unit === unit && entry.operation === "backup" && entry.success && entry.time)
+        return entry.time;
+    }
+    return undefined;
   }
 
   /** Every readable record, newest first; unreadable or foreign files are reported, not thrown. */
