@@ -484,12 +484,14 @@ async function dataBenchmark() {
       reportedDowntimeMs: unit.downtimeMs,
       kopiaSnapshotMs: await kopiaSnapshotMs(ws, dataIds, engine?.allStoppedMs),
       repoBytesAdded: (await repoBytes(ws.repo)) - before,
+      // The changed files kopi-docka read into the page cache for Kopia from the stop on.
+      readAheadBytes: unit.items.reduce((sum, i) => sum + (i.readAheadBytes ?? 0), 0),
       peakRssMiB: r.peakRssKiB / 1024,
       memoryPeaks: r.memory,
     };
     samples.push(c);
     log(
-      `${phase} ${round + 1}/${repeats} kopi-docka ${format}: ${s(c.wallMs)}, down ${s(c.downtimeMs)}, +${mib(c.repoBytesAdded)}, ${c.peakRssMiB.toFixed(0)} MiB RSS`,
+      `${phase} ${round + 1}/${repeats} kopi-docka ${format}: ${s(c.wallMs)}, down ${s(c.downtimeMs)}, +${mib(c.repoBytesAdded)}, ${c.peakRssMiB.toFixed(0)} MiB RSS${c.readAheadBytes ? `, ${mib(c.readAheadBytes)} read ahead` : ""}`,
     );
   };
 
