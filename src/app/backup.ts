@@ -863,14 +863,17 @@ async function backupUnit(
     failSnapshots(result, phase, error, ctx.signal);
   } finally {
     gates.abandon();
-    // Kopia has read what it reads: the reading ahead ends (its count lands in the items).
-    if (readAhead)
+    // Kopia has read what it reads: the reading ahead ends (its count lands in the data items,
+    // which are result.items in item order until the small snapshots join them).
+    if (readAhead) {
+      const dataItems = [...result.items];
       readAheadEnded = readAhead.stop().then((bytes) => {
-        for (const [index, item] of result.items.entries()) {
+        for (const [index, item] of dataItems.entries()) {
           const read = bytes[index] ?? 0;
           if (read > 0) item.readAheadBytes = read;
         }
       });
+    }
     const stoppedIds = new Set(stoppedContainers.map((c) => c.id));
     toStart = plan.start.filter((c) => stoppedIds.has(c.id));
     result.notRestarted = await startContainers(
