@@ -13,9 +13,9 @@ export const READ_AHEAD_MIN_FILE_BYTES = MiB;
 export const READ_AHEAD_MAX_BYTES = 2048 * MiB;
 
 /**
- * A file counts as changed when its modification time is at most this long before the start of
- * the unit's last successful backup: writes while that run prepared are caught, and a clock that
- * stepped a little back too.
+ * A file counts as changed when its modification time is no earlier than this long before the
+ * start of the unit's last successful backup: writes while that run prepared are caught, and a
+ * clock that stepped a little back too.
  */
 export const READ_AHEAD_SLACK_MS = 60_000;
 
