@@ -595,18 +595,21 @@ async function dataBenchmark() {
   }
 
   // Ratios to raw Kopia measured in the same round, then the median of each case over the rounds.
+  /** The case of another tool in c's phase and round (none for c's own tool). */
+  const sameRound = (c, tool) =>
+    c.tool === tool ? undefined : samples.find((r) => r.phase === c.phase && r.round === c.round && r.tool === tool);
   for (const c of samples) {
-    const rawCase = samples.find((r) => r.phase === c.phase && r.round === c.round && r.tool === "kopia");
-    if (c.tool === "kopia" || !rawCase) continue;
+    const rawCase = sameRound(c, "kopia");
+    if (!rawCase) continue;
     c.wallRatioToKopia = c.wallMs / rawCase.wallMs;
     c.wallOverKopiaMs = c.wallMs - rawCase.wallMs;
     if (rawCase.kopiaOnlyWallMs) c.wallRatioToKopiaOnly = c.wallMs / rawCase.kopiaOnlyWallMs;
-    const uncached = samples.find((r) => r.phase === c.phase && r.round === c.round && r.tool === RAW_UNCACHED);
-    if (uncached && c.tool !== RAW_UNCACHED) c.wallRatioToKopiaUncached = c.wallMs / uncached.wallMs;
-    const defaults = samples.find((r) => r.phase === c.phase && r.round === c.round && r.tool === RAW_DEFAULTS);
-    if (defaults && c.tool !== RAW_DEFAULTS) c.wallRatioToKopiaDefaults = c.wallMs / defaults.wallMs;
-    const parallel = samples.find((r) => r.phase === c.phase && r.round === c.round && r.tool === RAW_PARALLEL);
-    if (parallel && c.tool !== RAW_PARALLEL) {
+    const uncached = sameRound(c, RAW_UNCACHED);
+    if (uncached) c.wallRatioToKopiaUncached = c.wallMs / uncached.wallMs;
+    const defaults = sameRound(c, RAW_DEFAULTS);
+    if (defaults) c.wallRatioToKopiaDefaults = c.wallMs / defaults.wallMs;
+    const parallel = sameRound(c, RAW_PARALLEL);
+    if (parallel) {
       c.wallRatioToKopiaParallel = c.wallMs / parallel.wallMs;
       c.wallOverKopiaParallelMs = c.wallMs - parallel.wallMs;
     }

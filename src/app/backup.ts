@@ -278,7 +278,10 @@ export async function runBackup(ctx: Context, request: BackupRequest): Promise<B
     // local one is there and writable, and the global policy is in line with the config. The
     // first unit's preparation runs beside it (it writes to the repository only once it passed).
     const preflight = (async () => checkRepository(ctx, await (reads ?? readRepository(ctx))))();
-    const prepare = (unit: BackupUnit) => prepareUnit(ctx, unit, current.containers, scope, preflight);
+    // When each unit's last backup began (its files changed since are read ahead): one listing.
+    const lastBackupOf = runRecordsOf(ctx).lastSuccessfulBackups();
+    const prepare = (unit: BackupUnit) =>
+      prepareUnit(ctx, unit, current.containers, scope, preflight, lastBackupOf);
     let next = units[0] ? prepare(units[0]) : undefined;
     let repository: RepositoryState;
     try {
@@ -496,6 +499,7 @@ async function prepareUnit(
   allContainers: readonly Container[],
   scope: BackupScope,
   repository: Promise<RepositoryState>,
+  lastBackupOf: (unit: string) => Promise<Date | undefined>,
 ): Promise<PreparedUnit> {
   const { log, settings } = ctx;
   const started = ctx.clock.now();
@@ -534,7 +538,7 @@ async function prepareUnit(
     // (Beside it: when the unit's last backup began, from which its files count as changed.)
     const [present, lastBackup] = await Promise.all([
       Promise.all(unit.volumes.map((v) => ctx.docker.inspectVolume(v.volume.name))),
-      runRecordsOf(ctx).lastSuccessfulBackup(unit.name),
+      lastBackupOf(unit.name),
     ]);
     const gone = unit.volumes.find((_, index) => !present[index]);
     if (gone)

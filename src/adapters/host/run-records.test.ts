@@ -4,7 +4,7 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { RunRecords } from "./run-records.js";
 
-describe("RunRecords.lastSuccessfulBackup", () => {
+describe("RunRecords.lastSuccessfulBackups", () => {
   let base: string;
   let records: RunRecords;
   const write = (name: string, record: object) =>
@@ -25,10 +25,10 @@ describe("RunRecords.lastSuccessfulBackup", () => {
   });
 
   it("none without a metadata directory or a record of the unit", async () => {
-    expect(await records.lastSuccessfulBackup("shop")).toBeUndefined();
+    expect(await records.lastSuccessfulBackups()("shop")).toBeUndefined();
     await fs.mkdir(records.dir);
     await write("shop_x_20261201_020000.json", backup("shop_x", "2026-12-01T02:00:00.000Z", true));
-    expect(await records.lastSuccessfulBackup("shop")).toBeUndefined();
+    expect(await records.lastSuccessfulBackups()("shop")).toBeUndefined();
   });
 
   it("the newest successful backup's start: failed runs, restores and unreadable files passed over", async () => {
@@ -40,13 +40,13 @@ describe("RunRecords.lastSuccessfulBackup", () => {
     await fs.writeFile(path.join(records.dir, "shop_20261201_040000.json"), "{not json");
     // Another unit whose name extends this one's.
     await write("shop_x_20261202_020000.json", backup("shop_x", "2026-12-02T02:00:00.000Z", true));
-    expect((await records.lastSuccessfulBackup("shop"))?.toISOString()).toBe("2026-11-30T02:00:00.000Z");
+    expect((await records.lastSuccessfulBackups()("shop"))?.toISOString()).toBe("2026-11-30T02:00:00.000Z");
   });
 
   it("a second record of the same second counts as the newer", async () => {
     await fs.mkdir(records.dir);
     await write("shop_20261201_020000.json", backup("shop", "2026-12-01T02:00:00.000Z", true));
     await write("shop_20261201_020000_2.json", backup("shop", "2026-12-01T02:00:00.500Z", true));
-    expect((await records.lastSuccessfulBackup("shop"))?.toISOString()).toBe("2026-12-01T02:00:00.500Z");
+    expect((await records.lastSuccessfulBackups()("shop"))?.toISOString()).toBe("2026-12-01T02:00:00.500Z");
   });
 });

@@ -30,32 +30,27 @@ export class RunRecords {
   }
 
   /**
-   * When the unit's newest successful backup began (its record's name and time), without reading
-   * the other units' records; undefined when it has none. Reads at most the unit's ten newest.
+   * A lookup of when a unit's newest successful backup began (its record's name and time), for
+   * one run: the directory is listed once, and only the unit's ten newest records are read (not
+   * the other units'); undefined for a unit that has none.
    */
-  async lastSuccessfulBackup(unit: string): Promise<Date | undefined> {
-    let names: string[];
-    try {
-      names = await fs.readdir(this.dir);
-    } catch {
+  lastSuccessfulBackups(): (unit: string) => Promise<Date | undefined> {
+    let names: Promise<string[]> | undefined;
+    return async (unit) => {
+      names ??= fs.readdir(this.dir).catch(() => []);
+      const prefix = `${unit}_`;
+      const newest = (await names)
+        .filter((n) => n.startsWith(prefix) && RECORD_SUFFIX.test(n.slice(prefix.length)))
+        .sort()
+        .reverse()
+        .slice(0, 10);
+      for (const name of newest) {
+        const entry = await this.readRecord(path.join(this.dir, name));
+        if (typeof entry === "string" || entry.unit !== unit) continue;
+        if (entry.operation === "backup" && entry.success && entry.time) return entry.time;
+      }
       return undefined;
-    }
-    const prefix = `${unit}_`;
-    const newest = names
-      .filter((n) => n.startsWith(prefix) && RECORD_SUFFIX.test(n.slice(prefix.length)))
-      .sort()
-      .reverse()
-      .slice(0, 10);
-    for (const name of newest) {
-      const file = path.join(this.dir, name);
-      const entry = await fs
-        .readFile(file, "utf8")
-        .then((text) => parseRunRecord(file, JSON.parse(text)))
-        .catch(() => undefined);
-      if (entry?.unit === unit && entry.operation === "backup" && entry.success && entry.time)
-        return entry.time;
-    }
-    return undefined;
+    };
   }
 
   /** Every readable record, newest first; unreadable or foreign files are reported, not thrown. */
@@ -70,15 +65,20 @@ export class RunRecords {
     const skipped: string[] = [];
     for (const name of names) {
       const file = path.join(this.dir, name);
-      try {
-        const entry = parseRunRecord(file, JSON.parse(await fs.readFile(file, "utf8")));
-        if (entry) entries.push(entry);
-        else skipped.push(`${file}: not a run record`);
-      } catch (error) {
-        skipped.push(`${file}: ${(error as Error).message}`);
-      }
+      const entry = await this.readRecord(file);
+      if (typeof entry === "string") skipped.push(`${file}: ${entry}`);
+      else entries.push(entry);
     }
     entries.sort((a, b) => (b.time?.getTime() ?? 0) - (a.time?.getTime() ?? 0));
     return { entries, skipped };
+  }
+
+  /** One record read back, or why it cannot be. */
+  private async readRecord(file: string): Promise<HistoryEntry | string> {
+    try {
+      return parseRunRecord(file, JSON.parse(await fs.readFile(file, "utf8"))) ?? "not a run record";
+    } catch (error) {
+      return (error as Error).message;
+    }
   }
 }
