@@ -1054,7 +1054,14 @@ if (!existsSync(CLI)) {
   process.exit(4);
 }
 
-const work = await fs.mkdtemp(path.join(opt["work-dir"], "kopi-docka-bench-"));
+// The work directory is made if it is not there yet (its parents too).
+const work = await fs
+  .mkdir(opt["work-dir"], { recursive: true })
+  .then(() => fs.mkdtemp(path.join(opt["work-dir"], "kopi-docka-bench-")))
+  .catch((error) => {
+    console.error(`bench: cannot make a work directory in ${opt["work-dir"]}: ${error.message}; pass --work-dir DIR`);
+    process.exit(2);
+  });
 /** Whether this process may empty the page cache before each case (root, not in a restricted container). */
 const dropCaches = await fs.writeFile("/proc/sys/vm/drop_caches", "3\n").then(
   () => true,
