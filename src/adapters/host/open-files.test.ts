@@ -25,7 +25,7 @@ describe("findOpenFiles", () => {
     await fs.rm(proc, { recursive: true, force: true });
   });
 
-  it("finds other processes' files below the roots, not this process's nor its children's", async () => {
+  it("finds other processes' files below the roots, not this process's nor its descendants'", async () => {
     const data = "/var/lib/docker/volumes/db/_data";
     await processEntry(self, 1, "node", [`${data}/a`]);
     await processEntry(201, self, "kopia", [`${data}/big.bin`, `${data}`]);
@@ -33,8 +33,13 @@ describe("findOpenFiles", () => {
     await processEntry(300, 1, "backup agent", [`${data}/db.sqlite`, "/etc/hosts"]);
     await processEntry(301, 201, "sh", ["/tmp/kopi-docka-gate-x/gate"]);
     await processEntry(302, 1, "cron", ["/var/log/syslog"]);
+    // kopia below a wrapper script named as the kopia binary, and a stranger below the stranger.
+    await processEntry(203, self, "kopia-wrapper", []);
+    await processEntry(204, 203, "kopia", [`${data}/db/app.db`]);
+    await processEntry(303, 300, "helper", [`${data}/lock`]);
     expect(await findOpenFiles([data], proc, self)).toEqual([
       { pid: 300, command: "backup agent", path: `${data}/db.sqlite` },
+      { pid: 303, command: "helper", path: `${data}/lock` },
     ]);
   });
 });

@@ -24,8 +24,25 @@ async function parentOf(procRoot: string, pid: string): Promise<number | undefin
 }
 
 /**
+ * Whether `pid` descends from `ancestor` (its child, its child's child, ...): the kopia reading
+ * the data may run below a wrapper (a script named as the kopia binary, `nice`, a snap).
+ */
+async function descendsFrom(procRoot: string, pid: string, ancestor: number): Promise<boolean> {
+  let current = pid;
+  // A bounded walk up: the chain from any process to pid 1 is short.
+  for (let depth = 0; depth < 64; depth++) {
+    const parent = await parentOf(procRoot, current);
+    if (parent === undefined || parent <= 1) return false;
+    if (parent === ancestor) return true;
+    current = String(parent);
+  }
+  return false;
+}
+
+/**
  * Open files (and working directories) of every process below any of `roots`, except this
- * process and its own children (the kopia reading the data, getfattr, tar). Never throws.
+ * process and the processes it started, however deep (the kopia reading the data, getfattr,
+ * tar). Never throws.
  */
 export async function findOpenFiles(
   roots: readonly string[],
@@ -56,7 +73,7 @@ export async function findOpenFiles(
         return;
       }
       const hits = targets.filter((t) => roots.some((r) => isBelow(t.replace(/ \(deleted\)$/, ""), r)));
-      if (hits.length === 0 || (await parentOf(procRoot, pid)) === self) return;
+      if (hits.length === 0 || (await descendsFrom(procRoot, pid, self))) return;
       const command = (await fs.readFile(`${procRoot}/${pid}/comm`, "utf8").catch(() => "?")).trim();
       for (const hit of new Set(hits)) found.push({ pid: Number(pid), command, path: hit });
     }),
