@@ -159,6 +159,57 @@ describe("faults of containers", () => {
     expect(await containerState(`${unit}-fragile`)).toBe("exited");
     await docker("rm", "-f", `${unit}-fragile`);
   });
+
+  it("a container that crashes after the backup's start and is started again by its restart policy is reported; exit 1", async () => {
+    // Runs the first time; on every later start it runs a moment, then exits 3, and the engine
+    // starts it again (`--restart always`): a crash loop the engine calls running.
+    await docker(
+      "run",
+      "-d",
+      "--init",
+      "--restart",
+      "always",
+      "--name",
+      `${unit}-looping`,
+      "--label",
+      `${TEST_LABEL}=${label}`,
+      "--label",
+      `com.docker.compose.project=${unit}`,
+      "--label",
+      "com.docker.compose.service=a-looping",
+      TEST_IMAGE,
+      "sh",
+      "-c",
+      "if [ -f /tmp/ran ]; then sleep 0.1; exit 3; fi; touch /tmp/ran; exec sleep 100000",
+    );
+    for (let i = 0; i < 100; i++) {
+      if (
+        await docker("exec", `${unit}-looping`, "test", "-f", "/tmp/ran").then(
+          () => true,
+          () => false,
+        )
+      )
+        break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const result = await ws.run(["backup", "--unit", unit, "--json"]);
+    expect(result.code, result.stdout + result.stderr).toBe(1);
+    const report = JSON.parse(result.stdout) as {
+      units: { status: string; error: string; notRestarted: { container: string; reason: string }[] }[];
+    };
+    expect(report.units[0]?.status).toBe("failed");
+    expect(report.units[0]?.notRestarted).toEqual([
+      {
+        container: `${unit}-looping`,
+        reason: expect.stringMatching(
+          /exited right after it was started; its restart policy has started it again/,
+        ),
+      },
+    ]);
+    expect(report.units[0]?.error).toMatch(/snapshots saved, but .*looping.* did not come back/);
+    expect(await containerState(`${unit}-web`)).toBe("running");
+    await docker("rm", "-f", `${unit}-looping`);
+  });
 });
 
 describe("a volume removed between discovery and its snapshot", () => {

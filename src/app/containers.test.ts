@@ -8,7 +8,7 @@ import {
   COMPOSE_SERVICE_LABEL,
   type Container,
 } from "../domain/model.js";
-import { type ContainerControl, startContainers, stopContainers } from "./containers.js";
+import { type ContainerControl, startContainers, stopContainers, verifyStillRunning } from "./containers.js";
 
 /** A compose v2 service container of project "app" (its depends_on label is always there). */
 function service(name: string, dependsOn = ""): Container {
@@ -43,6 +43,7 @@ function pendingEngine() {
     health: undefined,
     exitCode: stopped.has(id) ? 0 : undefined,
     error: undefined,
+    restartCount: 0,
   });
   const engine: ContainerControl = {
     stop: (id) => call("stop", id).then(() => void stopped.add(id)),
@@ -175,5 +176,53 @@ describe("startContainers", () => {
     expect(fake.calls).toEqual(["start id-db", "start id-web"]);
     fake.finish("start id-web");
     expect(await done).toEqual([{ container: "db", reason: "no such image" }]);
+  });
+});
+
+describe("verifyStillRunning", () => {
+  /** An engine that answers each container's status as given (undefined: removed). */
+  const engineWith = (statuses: Record<string, Partial<ContainerStatus> | undefined>): ContainerControl => ({
+    stop: async () => undefined,
+    start: async () => undefined,
+    waitRunning: async () => undefined,
+    containerStatus: async (id) => {
+      const given = statuses[id];
+      return given
+        ? {
+            status: "running",
+            running: true,
+            startedAt: undefined,
+            health: undefined,
+            exitCode: 0,
+            error: undefined,
+            restartCount: 0,
+            ...given,
+          }
+        : undefined;
+    },
+  });
+
+  it("reports what exited, was removed, or runs again only because its restart policy started it again", async () => {
+    const [steady, exited, gone, looping] = ["steady", "exited", "gone", "looping"].map((n) => service(n));
+    const engine = engineWith({
+      "id-steady": {},
+      "id-exited": { status: "exited", running: false, exitCode: 3 },
+      // A crash loop under `restart: always`: the engine says running (or restarting, also running).
+      "id-looping": { restartCount: 2, exitCode: 3 },
+    });
+    const problems = await verifyStillRunning(
+      engine,
+      [steady, exited, gone, looping].filter((c) => c !== undefined),
+      0,
+    );
+    expect(problems).toEqual([
+      { container: "exited", reason: "exited right after it was started (code 3)" },
+      { container: "gone", reason: "removed right after it was started" },
+      {
+        container: "looping",
+        reason:
+          "exited right after it was started; its restart policy has started it again 2 time(s) since (last exit code 3)",
+      },
+    ]);
   });
 });

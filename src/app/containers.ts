@@ -148,14 +148,17 @@ async function startOne(
 }
 
 /**
- * How long after the last start a backup looks again whether its containers still run (at the
- * least: the look comes after the saves that follow the start, which usually take longer).
+ * How long after the last start a backup looks again whether its containers still run, at the
+ * least: the look comes once the saves that follow the start have ended. A crash in that time is
+ * seen even where the container's restart policy has started it again (its restart count).
  */
 export const SETTLE_MS = 500;
 
 /**
  * A container can start and crash a moment later. After the starts (downtime is over by then),
- * one short wait, then every started container must still run; those that do not are returned.
+ * one short wait, then every started container must still run, and not have been started again
+ * by its restart policy (which resets nothing until the next start by hand: a crash loop shows
+ * as running); those that do not are returned.
  */
 export async function verifyStillRunning(
   docker: ContainerControl,
@@ -172,6 +175,11 @@ export async function verifyStillRunning(
       problems.push({
         container: container.name,
         reason: `exited right after it was started (code ${status.exitCode ?? "?"})${status.error ? `: ${status.error}` : ""}`,
+      });
+    else if (status.restartCount > 0)
+      problems.push({
+        container: container.name,
+        reason: `exited right after it was started; its restart policy has started it again ${status.restartCount} time(s) since${status.exitCode ? ` (last exit code ${status.exitCode})` : ""}`,
       });
   }
   return problems;

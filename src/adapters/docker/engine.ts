@@ -39,6 +39,7 @@ const volumeSchema = z.object({
 });
 
 const inspectStateSchema = z.object({
+  RestartCount: z.number().nullish(),
   State: z.object({
     Status: z.string().nullish(),
     Running: z.boolean().nullish(),
@@ -100,6 +101,12 @@ export interface ContainerStatus {
   health: string | undefined;
   exitCode: number | undefined;
   error: string | undefined;
+  /**
+   * How often its restart policy has started it again since it was last started by hand (or by
+   * kopi-docka): the engine sets it to 0 at such a start. A container that crashes and is
+   * restarted shows it here, while its status may say running.
+   */
+  restartCount: number;
 }
 
 function statusCode(error: unknown): number | undefined {
@@ -181,7 +188,7 @@ export class DockerEngine {
       if (statusCode(error) === 404) return undefined;
       return this.call(`inspecting container ${id}`, () => Promise.reject(error));
     }
-    const { State } = inspectStateSchema.parse(raw);
+    const { State, RestartCount } = inspectStateSchema.parse(raw);
     return {
       status: State.Status ?? "unknown",
       running: State.Running === true,
@@ -190,6 +197,7 @@ export class DockerEngine {
       health: State.Health?.Status ?? undefined,
       exitCode: State.ExitCode ?? undefined,
       error: State.Error || undefined,
+      restartCount: RestartCount ?? 0,
     };
   }
 
