@@ -152,7 +152,7 @@ async function startOne(
  * least: the look comes once the saves that follow the start have ended. A crash in that time is
  * seen even where the container's restart policy has started it again (its restart count).
  */
-export const SETTLE_MS = 500;
+export const SETTLE_MS = 250;
 
 /**
  * A container can start and crash a moment later. After the starts (downtime is over by then),
