@@ -110,105 +110,91 @@ describe("faults of containers", () => {
     await docker("rm", "-f", `${unit}-stubborn`);
   });
 
-  it("a container that fails to start afterwards is reported; the others are started; exit 1", async () => {
-    // Runs the first time; exits at once on every later start.
+  /**
+   * A container of the unit that runs the first time and leaves its mark, then runs `later` at
+   * every later start; returned once the mark is there (before the backup stops it).
+   */
+  async function runOnceThen(service: string, later: string, extra: string[] = []): Promise<string> {
+    const name = `${unit}-${service}`;
     await docker(
       "run",
       "-d",
       "--init",
+      ...extra,
       "--name",
-      `${unit}-fragile`,
+      name,
       "--label",
       `${TEST_LABEL}=${label}`,
       "--label",
       `com.docker.compose.project=${unit}`,
       "--label",
-      "com.docker.compose.service=a-fragile",
-      "-v",
-      `${unit}-data:/data`,
+      `com.docker.compose.service=a-${service}`,
       TEST_IMAGE,
       "sh",
       "-c",
-      "if [ -f /tmp/ran ]; then exit 3; fi; touch /tmp/ran; exec sleep 100000",
+      `if [ -f /tmp/ran ]; then ${later}; fi; touch /tmp/ran; exec sleep 100000`,
     );
-    // Its first run must have left its mark before the backup stops it.
     for (let i = 0; i < 100; i++) {
-      if (
-        await docker("exec", `${unit}-fragile`, "test", "-f", "/tmp/ran").then(
-          () => true,
-          () => false,
-        )
-      )
-        break;
+      const marked = await docker("exec", name, "test", "-f", "/tmp/ran").then(
+        () => true,
+        () => false,
+      );
+      if (marked) break;
       await new Promise((r) => setTimeout(r, 50));
     }
+    return name;
+  }
+
+  /** A backup of the unit that fails (exit 1) for what did not come back: its one unit's report. */
+  async function failedBackup(): Promise<{
+    status: string;
+    error: string;
+    notRestarted: { container: string; reason: string }[];
+  }> {
     const result = await ws.run(["backup", "--unit", unit, "--json"]);
     expect(result.code, result.stdout + result.stderr).toBe(1);
     const report = JSON.parse(result.stdout) as {
       units: { status: string; error: string; notRestarted: { container: string; reason: string }[] }[];
     };
     expect(report.units[0]?.status).toBe("failed");
-    expect(report.units[0]?.notRestarted).toEqual([
-      { container: `${unit}-fragile`, reason: expect.stringMatching(/exited.*\(code 3\)/) },
-    ]);
-    expect(report.units[0]?.error).toMatch(/snapshots saved, but .*fragile.* did not come back/);
     expect(await containerState(`${unit}-web`)).toBe("running");
+    return report.units[0] as {
+      status: string;
+      error: string;
+      notRestarted: { container: string; reason: string }[];
+    };
+  }
+
+  it("a container that fails to start afterwards is reported; the others are started; exit 1", async () => {
+    // Exits at once on every later start.
+    const fragile = await runOnceThen("fragile", "exit 3", ["-v", `${unit}-data:/data`]);
+    const report = await failedBackup();
+    expect(report.notRestarted).toEqual([
+      { container: fragile, reason: expect.stringMatching(/exited.*\(code 3\)/) },
+    ]);
+    expect(report.error).toMatch(/snapshots saved, but .*fragile.* did not come back/);
     // It was left stopped by its own failure: the next backup neither stops nor starts it.
     const next = await ws.run(["backup", "--unit", unit]);
     expect(next.code).toBe(0);
-    expect(await containerState(`${unit}-fragile`)).toBe("exited");
-    await docker("rm", "-f", `${unit}-fragile`);
+    expect(await containerState(fragile)).toBe("exited");
+    await docker("rm", "-f", fragile);
   });
 
   it("a container that crashes after the backup's start and is started again by its restart policy is reported; exit 1", async () => {
-    // Runs the first time; on every later start it runs a moment, then exits 3, and the engine
-    // starts it again (`--restart always`): a crash loop the engine calls running.
-    await docker(
-      "run",
-      "-d",
-      "--init",
-      "--restart",
-      "always",
-      "--name",
-      `${unit}-looping`,
-      "--label",
-      `${TEST_LABEL}=${label}`,
-      "--label",
-      `com.docker.compose.project=${unit}`,
-      "--label",
-      "com.docker.compose.service=a-looping",
-      TEST_IMAGE,
-      "sh",
-      "-c",
-      "if [ -f /tmp/ran ]; then sleep 0.1; exit 3; fi; touch /tmp/ran; exec sleep 100000",
-    );
-    for (let i = 0; i < 100; i++) {
-      if (
-        await docker("exec", `${unit}-looping`, "test", "-f", "/tmp/ran").then(
-          () => true,
-          () => false,
-        )
-      )
-        break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const result = await ws.run(["backup", "--unit", unit, "--json"]);
-    expect(result.code, result.stdout + result.stderr).toBe(1);
-    const report = JSON.parse(result.stdout) as {
-      units: { status: string; error: string; notRestarted: { container: string; reason: string }[] }[];
-    };
-    expect(report.units[0]?.status).toBe("failed");
-    expect(report.units[0]?.notRestarted).toEqual([
+    // On every later start it runs a moment, then exits 3, and the engine starts it again
+    // (`--restart always`): a crash loop the engine calls running.
+    const looping = await runOnceThen("looping", "sleep 0.1; exit 3", ["--restart", "always"]);
+    const report = await failedBackup();
+    expect(report.notRestarted).toEqual([
       {
-        container: `${unit}-looping`,
+        container: looping,
         reason: expect.stringMatching(
           /exited right after it was started; its restart policy has started it again/,
         ),
       },
     ]);
-    expect(report.units[0]?.error).toMatch(/snapshots saved, but .*looping.* did not come back/);
-    expect(await containerState(`${unit}-web`)).toBe("running");
-    await docker("rm", "-f", `${unit}-looping`);
+    expect(report.error).toMatch(/snapshots saved, but .*looping.* did not come back/);
+    await docker("rm", "-f", looping);
   });
 });
 
