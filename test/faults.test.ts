@@ -10,6 +10,7 @@ import {
   containerState,
   createVolume,
   docker,
+  type RunOptions,
   removeLabelled,
   runContainer,
   TEST_IMAGE,
@@ -110,30 +111,30 @@ describe("faults of containers", () => {
     await docker("rm", "-f", `${unit}-stubborn`);
   });
 
+  /** What a backup reports of its one unit when a container did not come back. */
+  interface UnitReport {
+    status: string;
+    error: string;
+    notRestarted: { container: string; reason: string }[];
+  }
+
   /**
    * A container of the unit that runs the first time and leaves its mark, then runs `later` at
    * every later start; returned once the mark is there (before the backup stops it).
    */
-  async function runOnceThen(service: string, later: string, extra: string[] = []): Promise<string> {
+  async function runOnceThen(
+    service: string,
+    later: string,
+    options: Pick<RunOptions, "volumes" | "restart"> = {},
+  ): Promise<string> {
     const name = `${unit}-${service}`;
-    await docker(
-      "run",
-      "-d",
-      "--init",
-      ...extra,
-      "--name",
+    await runContainer({
       name,
-      "--label",
-      `${TEST_LABEL}=${label}`,
-      "--label",
-      `com.docker.compose.project=${unit}`,
-      "--label",
-      `com.docker.compose.service=a-${service}`,
-      TEST_IMAGE,
-      "sh",
-      "-c",
-      `if [ -f /tmp/ran ]; then ${later}; fi; touch /tmp/ran; exec sleep 100000`,
-    );
+      label,
+      labels: { "com.docker.compose.project": unit, "com.docker.compose.service": `a-${service}` },
+      command: `if [ -f /tmp/ran ]; then ${later}; fi; touch /tmp/ran; exec sleep 100000`,
+      ...options,
+    });
     for (let i = 0; i < 100; i++) {
       const marked = await docker("exec", name, "test", "-f", "/tmp/ran").then(
         () => true,
@@ -146,28 +147,18 @@ describe("faults of containers", () => {
   }
 
   /** A backup of the unit that fails (exit 1) for what did not come back: its one unit's report. */
-  async function failedBackup(): Promise<{
-    status: string;
-    error: string;
-    notRestarted: { container: string; reason: string }[];
-  }> {
+  async function failedBackup(): Promise<UnitReport> {
     const result = await ws.run(["backup", "--unit", unit, "--json"]);
     expect(result.code, result.stdout + result.stderr).toBe(1);
-    const report = JSON.parse(result.stdout) as {
-      units: { status: string; error: string; notRestarted: { container: string; reason: string }[] }[];
-    };
-    expect(report.units[0]?.status).toBe("failed");
+    const report = (JSON.parse(result.stdout) as { units: UnitReport[] }).units[0];
+    expect(report?.status).toBe("failed");
     expect(await containerState(`${unit}-web`)).toBe("running");
-    return report.units[0] as {
-      status: string;
-      error: string;
-      notRestarted: { container: string; reason: string }[];
-    };
+    return report as UnitReport;
   }
 
   it("a container that fails to start afterwards is reported; the others are started; exit 1", async () => {
     // Exits at once on every later start.
-    const fragile = await runOnceThen("fragile", "exit 3", ["-v", `${unit}-data:/data`]);
+    const fragile = await runOnceThen("fragile", "exit 3", { volumes: [`${unit}-data:/data`] });
     const report = await failedBackup();
     expect(report.notRestarted).toEqual([
       { container: fragile, reason: expect.stringMatching(/exited.*\(code 3\)/) },
@@ -183,7 +174,7 @@ describe("faults of containers", () => {
   it("a container that crashes after the backup's start and is started again by its restart policy is reported; exit 1", async () => {
     // On every later start it runs a moment, then exits 3, and the engine starts it again
     // (`--restart always`): a crash loop the engine calls running.
-    const looping = await runOnceThen("looping", "sleep 0.1; exit 3", ["--restart", "always"]);
+    const looping = await runOnceThen("looping", "sleep 0.1; exit 3", { restart: "always" });
     const report = await failedBackup();
     expect(report.notRestarted).toEqual([
       {

@@ -26,6 +26,20 @@ function service(name: string, dependsOn = ""): Container {
   };
 }
 
+/** A running container's status as the engine reports it, changed by `given`. */
+function statusOf(given: Partial<ContainerStatus> = {}): ContainerStatus {
+  return {
+    status: "running",
+    running: true,
+    startedAt: undefined,
+    health: undefined,
+    exitCode: undefined,
+    error: undefined,
+    restartCount: 0,
+    ...given,
+  };
+}
+
 /** An engine whose stops and starts stay pending until `finish` (or `fail`) is called for them. */
 function pendingEngine() {
   const pending = new Map<string, { resolve: () => void; reject: (e: Error) => void }>();
@@ -36,15 +50,8 @@ function pendingEngine() {
       pending.set(`${kind} ${id}`, { resolve, reject });
     });
   const stopped = new Set<string>();
-  const status = (id: string): ContainerStatus => ({
-    status: stopped.has(id) ? "exited" : "running",
-    running: !stopped.has(id),
-    startedAt: undefined,
-    health: undefined,
-    exitCode: stopped.has(id) ? 0 : undefined,
-    error: undefined,
-    restartCount: 0,
-  });
+  const status = (id: string): ContainerStatus =>
+    stopped.has(id) ? statusOf({ status: "exited", running: false, exitCode: 0 }) : statusOf();
   const engine: ContainerControl = {
     stop: (id) => call("stop", id).then(() => void stopped.add(id)),
     start: (id) => call("start", id).then(() => void stopped.delete(id)),
@@ -187,34 +194,19 @@ describe("verifyStillRunning", () => {
     waitRunning: async () => undefined,
     containerStatus: async (id) => {
       const given = statuses[id];
-      return given
-        ? {
-            status: "running",
-            running: true,
-            startedAt: undefined,
-            health: undefined,
-            exitCode: 0,
-            error: undefined,
-            restartCount: 0,
-            ...given,
-          }
-        : undefined;
+      return given ? statusOf(given) : undefined;
     },
   });
 
   it("reports what exited, was removed, or runs again only because its restart policy started it again", async () => {
-    const [steady, exited, gone, looping] = ["steady", "exited", "gone", "looping"].map((n) => service(n));
     const engine = engineWith({
       "id-steady": {},
       "id-exited": { status: "exited", running: false, exitCode: 3 },
       // A crash loop under `restart: always`: the engine says running (or restarting, also running).
       "id-looping": { restartCount: 2, exitCode: 3 },
     });
-    const problems = await verifyStillRunning(
-      engine,
-      [steady, exited, gone, looping].filter((c) => c !== undefined),
-      0,
-    );
+    const containers = ["steady", "exited", "gone", "looping"].map((name) => service(name));
+    const problems = await verifyStillRunning(engine, containers, 0);
     expect(problems).toEqual([
       { container: "exited", reason: "exited right after it was started (code 3)" },
       { container: "gone", reason: "removed right after it was started" },

@@ -49,6 +49,8 @@ export interface RunOptions {
   labels?: Record<string, string>;
   command?: string;
   start?: boolean;
+  /** Its restart policy (`--restart`), e.g. "always". */
+  restart?: string;
 }
 
 /** A container of the busybox test image; `--init` so it stops at once. */
@@ -57,6 +59,7 @@ export async function runContainer(options: RunOptions): Promise<string> {
     options.start === false ? "create" : "run",
     ...(options.start === false ? [] : ["-d"]),
     "--init",
+    ...(options.restart ? ["--restart", options.restart] : []),
     "--name",
     options.name,
     "--label",
